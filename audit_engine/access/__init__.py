@@ -1,0 +1,1 @@
+"""Who may see what: masking of personal data (roles and scopes arrive with the review issue)."""

@@ -1,0 +1,1 @@
+"""Reading census, PES and reference files into the store, with validation and quarantine."""

@@ -1,0 +1,245 @@
+"""SQLAlchemy models of the store.
+
+Census and PES records live side by side, told apart by ``source``. Records are joined by
+their external keys (household_key, ea_code) rather than by foreign keys to surrogate ids, so
+files can load in any order and in chunks, and a step elsewhere (Spark) can write the same
+tables. Personal data lives only in ``persons`` and ``deaths`` (and the quarantine's raw rows);
+the ledger and runs hold ids, counts and hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Code = String(8)          # a census code ('1', '01', 'A', '111')
+Key = String(40)          # an external record key
+
+
+class EnumerationArea(Base):
+    """普查小区: the unit of enumeration, listing and PES sampling."""
+
+    __tablename__ = "enumeration_areas"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(12), index=True)
+    township_code: Mapped[str] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(15))
+    township_name: Mapped[str | None] = mapped_column(String(60))
+    urban_rural: Mapped[str] = mapped_column(Code)
+    households_listed: Mapped[int | None] = mapped_column(Integer)
+    persons_listed: Mapped[int | None] = mapped_column(Integer)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class Enumerator(Base):
+    """普查员: who took each record; accountable for its quality."""
+
+    __tablename__ = "enumerators"
+    id: Mapped[str] = mapped_column(Key, primary_key=True)
+    supervisor_id: Mapped[str | None] = mapped_column(Key, index=True)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class EnumeratorArea(Base):
+    """Assignment of enumerators to enumeration areas (many-to-many)."""
+
+    __tablename__ = "enumerator_areas"
+    enumerator_id: Mapped[str] = mapped_column(ForeignKey("enumerators.id", ondelete="CASCADE"), primary_key=True)
+    ea_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class Household(Base):
+    """A household (family or collective) as enumerated by one source."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        UniqueConstraint("source", "household_key"),
+        Index("ix_households_source_ea", "source", "ea_code"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(10))
+    household_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    household_type: Mapped[str] = mapped_column(Code)
+    declared_size: Mapped[int | None] = mapped_column(Integer)
+    births_count: Mapped[int | None] = mapped_column(SmallInteger)
+    deaths_count: Mapped[int | None] = mapped_column(SmallInteger)
+    floor_area: Mapped[int | None] = mapped_column(Integer)
+    rooms: Mapped[int | None] = mapped_column(SmallInteger)
+    address: Mapped[str | None] = mapped_column(String(200))
+    enumerator_id: Mapped[str | None] = mapped_column(Key)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class Person(Base):
+    """One person record with every census item, from the census or the PES."""
+
+    __tablename__ = "persons"
+    __table_args__ = (
+        UniqueConstraint("source", "person_key"),
+        Index("ix_persons_source_ea", "source", "ea_code"),
+        Index("ix_persons_source_household", "source", "household_key"),
+        Index("ix_persons_id_number", "id_number"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(10))
+    person_key: Mapped[str] = mapped_column(Key)
+    household_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    line_no: Mapped[int | None] = mapped_column(SmallInteger)
+    name: Mapped[str | None] = mapped_column(String(60))
+    id_number: Mapped[str | None] = mapped_column(String(24))
+    sex: Mapped[str] = mapped_column(Code)
+    birth_year: Mapped[int] = mapped_column(SmallInteger)
+    birth_month: Mapped[int] = mapped_column(SmallInteger)
+    age: Mapped[int | None] = mapped_column(SmallInteger)
+    ethnicity: Mapped[str | None] = mapped_column(Code)
+    relationship: Mapped[str | None] = mapped_column(Code)
+    education: Mapped[str | None] = mapped_column(Code)
+    industry: Mapped[str | None] = mapped_column(Code)
+    occupation: Mapped[str | None] = mapped_column(Code)
+    registration_type: Mapped[str | None] = mapped_column(Code)
+    registration_place: Mapped[str | None] = mapped_column(String(6))
+    time_away: Mapped[str | None] = mapped_column(Code)
+    reason_away: Mapped[str | None] = mapped_column(Code)
+    marital_status: Mapped[str | None] = mapped_column(Code)
+    children_born: Mapped[int | None] = mapped_column(SmallInteger)
+    children_surviving: Mapped[int | None] = mapped_column(SmallInteger)
+    births_last_year: Mapped[int | None] = mapped_column(SmallInteger)
+    enumerator_id: Mapped[str | None] = mapped_column(Key, index=True)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class Death(Base):
+    """A death in the household between 2019-11-01 and 2020-10-31, as reported."""
+
+    __tablename__ = "deaths"
+    __table_args__ = (UniqueConstraint("source", "household_key", "line_no"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(10))
+    household_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20), index=True)
+    line_no: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str | None] = mapped_column(String(60))
+    sex: Mapped[str | None] = mapped_column(Code)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    death_year: Mapped[int] = mapped_column(SmallInteger)
+    death_month: Mapped[int] = mapped_column(SmallInteger)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class LoadFile(Base):
+    """One file loaded (or being loaded): its hash makes re-loading a no-op, its offset makes
+    an interrupted load resumable."""
+
+    __tablename__ = "load_files"
+    __table_args__ = (UniqueConstraint("sha256", "source", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(12))      # census / pes / reference
+    kind: Mapped[str] = mapped_column(String(16))        # persons / households / deaths / areas / enumerators
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(8))  # csv / xlsx / parquet
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))      # loading / done
+    next_position: Mapped[int] = mapped_column(BigInteger, default=0)  # byte offset (csv) or row index
+    next_line: Mapped[int] = mapped_column(BigInteger, default=0)      # file line number at next_position
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger, default=0)
+    operator: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QuarantinedRow(Base):
+    """A rejected input row, kept whole with the reason: nothing is lost."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    load_file_id: Mapped[int] = mapped_column(ForeignKey("load_files.id"), index=True)
+    line: Mapped[int] = mapped_column(BigInteger)        # 1-based line (csv) or row (xlsx/parquet) in the file
+    field: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)            # masked: never a full name or ID number
+    raw: Mapped[str] = mapped_column(Text)               # the row as read (bytes kept with backslash escapes)
+
+
+class Run(Base):
+    """One execution of a verb (load, check, sample, link, estimate, report)."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(10))      # running / done / failed
+    operator: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    params: Mapped[str] = mapped_column(Text, default="{}")     # canonical JSON
+    summary: Mapped[str] = mapped_column(Text, default="{}")    # canonical JSON
+
+
+class Flag(Base):
+    """A rule failure on a record or household, for QC review."""
+
+    __tablename__ = "flags"
+    __table_args__ = (Index("ix_flags_run_rule", "run_id", "rule_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    rule_id: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    scope: Mapped[str] = mapped_column(String(10))       # person / household / dataset
+    source: Mapped[str] = mapped_column(String(10))
+    record_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    fields: Mapped[str] = mapped_column(Text, default="[]")     # JSON list of field names
+    values: Mapped[str] = mapped_column(Text, default="{}")     # JSON of values at check time
+    status: Mapped[str] = mapped_column(String(12), default="open")
+
+
+class LedgerEntry(Base):
+    """An append-only, hash-chained record of every command that changes or reports anything.
+
+    ``hash = sha256(prev_hash + canonical JSON of the entry)``; ``prev_hash`` is unique, so two
+    writers cannot both extend the same head.
+    """
+
+    __tablename__ = "ledger"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(32))          # ISO 8601 UTC, as hashed
+    operator: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(80))
+    params: Mapped[str] = mapped_column(Text)            # canonical JSON
+    inputs: Mapped[str] = mapped_column(Text)            # canonical JSON {name: sha256}
+    code_version: Mapped[str] = mapped_column(String(80))
+    result: Mapped[str] = mapped_column(Text)            # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

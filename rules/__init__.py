@@ -1,0 +1,1 @@
+"""The rule engine: declarative consistency edits over census records (see issue "Rule engine")."""
