@@ -1,0 +1,71 @@
+"""Shared fixtures: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``CENSUS_AUDIT_TEST_PG`` (set by .ci/run: then an unreachable server
+fails the run). Without it we try the local default and skip with a clear message if there is
+no server, so a newcomer's machine still runs the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from audit_engine.store import make_engine
+from audit_engine.store.migrate import upgrade
+
+PG_ENV = "CENSUS_AUDIT_TEST_PG"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+_pg_state: dict[str, object] = {}
+
+
+def _pg_base() -> str:
+    """The PostgreSQL URL to test against, or skip/fail as explained above."""
+    if "url" in _pg_state:
+        return _pg_state["url"]  # type: ignore[return-value]
+    if "skip" in _pg_state:
+        pytest.skip(str(_pg_state["skip"]))
+    url = os.environ.get(PG_ENV) or DEFAULT_PG
+    try:
+        eng = make_engine(url)
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect
+        msg = f"PostgreSQL not reachable at {url} ({type(exc).__name__})"
+        if os.environ.get(PG_ENV):
+            pytest.fail(f"{msg}, but {PG_ENV} is set: the PostgreSQL tests must run")
+        _pg_state["skip"] = f"{msg}; set {PG_ENV} to a server URL to run the PostgreSQL tests"
+        pytest.skip(str(_pg_state["skip"]))
+    _pg_state["url"] = url
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path: Path):
+    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL schema (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = _pg_base()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    """An initialised store on each backend."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,29 @@
+"""Small hand-made input files for loader tests (independent of the synthetic generator)."""
+
+from __future__ import annotations
+
+from audit_engine.codes import citizen_id
+from audit_engine.io.columns import header_names
+
+PERSON = dict(
+    person_id="P0001", household_id="H001", ea_code="320831100001001", line_no="1", name="张伟",
+    id_number=citizen_id.make("320831", "19900115", 123), sex="1", birth_ym="1990-01", age="30",
+    ethnicity="01", relationship="0", education="5", industry="C", occupation="6", registration_type="1",
+    registration_place="", time_away="0", reason_away="", marital_status="2", children_born="",
+    children_surviving="", births_last_year="", enumerator_id="E01",
+)
+
+
+def person_rows(n: int, **overrides) -> list[dict[str, str]]:
+    rows = []
+    for i in range(n):
+        r = dict(PERSON, person_id=f"P{i:05d}", household_id=f"H{i // 3:04d}", line_no=str(i % 3 + 1))
+        r.update(overrides)
+        rows.append(r)
+    return rows
+
+
+def csv_bytes(rows: list[dict[str, str]], encoding: str = "utf-8", header: list[str] | None = None) -> bytes:
+    header = header or header_names("persons")
+    lines = [",".join(header)] + [",".join(r.get(h, "") for h in header_names("persons")) for r in rows]
+    return ("\n".join(lines) + "\n").encode(encoding)
