@@ -204,3 +204,30 @@ def test_no_personal_data_in_details_or_ledger(engine, tmp_path):
         entry = c.execute(text("select params, inputs, result from ledger")).one()
     blob = json.dumps(list(entry), ensure_ascii=False)
     assert PERSON["id_number"] not in blob and "张伟" not in blob
+
+
+def test_two_process_path_loads_exactly_like_one_process(engine, tmp_path, db_url):
+    from audit_engine.store import make_engine
+    from audit_engine.store.migrate import upgrade
+
+    rows = person_rows(300)
+    rows[10]["sex"] = "8"
+    rows[250]["birth_ym"] = "2090-01"
+    p = tmp_path / "par.csv"
+    p.write_bytes(csv_bytes(rows))
+    a = load_file(engine, p, "census", operator="qc1", chunk_rows=40, parallel_min_bytes=0)   # reader process
+    other = make_engine(f"sqlite:///{tmp_path / 'serial.db'}")
+    upgrade(other)
+    b = load_file(other, p, "census", operator="qc1", chunk_rows=40)                          # in process
+    assert (a.rows_loaded, a.by_reason) == (b.rows_loaded, b.by_reason) == (298, {"bad_date": 1, "unknown_code": 1})
+    cols = ["person_key", "name", "sex", "birth_year", "age", "ethnicity"]
+    pd.testing.assert_frame_equal(_persons(engine)[cols], _persons(other)[cols])
+    pd.testing.assert_frame_equal(_quarantine(engine), _quarantine(other))
+
+
+def test_reader_process_errors_reach_the_caller(engine, tmp_path):
+    p = tmp_path / "gone.csv"
+    p.write_bytes(csv_bytes(person_rows(50)))
+    import audit_engine.io.load as lm
+    with pytest.raises(TypeError):   # a failure inside the reader process is re-raised here
+        list(lm.prefetch_in_process(lm.read_and_validate, (str(p), "csv", "utf-8", 10, 0, 1, "persons", None, "gone.csv")))

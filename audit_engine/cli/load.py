@@ -47,7 +47,7 @@ def _run(app: AppContext, path: str, source: str, kind: str | None, encoding: st
 
     def progress(chunk) -> None:
         nonlocal rows
-        rows += len(chunk.rows)
+        rows += chunk.n_rows
         if bar is not None:
             bar.n = min(chunk.end_position, bar.total) if path.lower().endswith((".csv", ".txt", ".tsv")) else bar.n
             bar.set_postfix(rows=rows)

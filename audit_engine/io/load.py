@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,15 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import Engine, Table, insert, select, update
 
 from audit_engine.io import readers
 from audit_engine.io.columns import KINDS, SOURCED_KINDS, canonical_header, detect_kind
 from audit_engine.io.encoding import detect_encoding, normalise
+from audit_engine.io.pipeline import prefetch_in_process
 from audit_engine.io.readers import Chunk, InputError
-from audit_engine.io.validate import Reject, validate_chunk
+from audit_engine.io.validate import Reject, Validated, validate_chunk
 from audit_engine.ledger import append as ledger_append
 from audit_engine.ledger.chain import sha256_file
 from audit_engine.store.models import (
@@ -42,6 +42,7 @@ from audit_engine.store.models import (
 from audit_engine.store.runs import finish_run, start_run
 
 DEFAULT_CHUNK_ROWS = 50_000
+PARALLEL_MIN_BYTES = 16 << 20   # below this, a second process costs more than it saves
 SOURCES = ("census", "pes")
 REFERENCE = "reference"
 
@@ -80,8 +81,13 @@ class LoadSummary:
 
 def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, kind: str | None = None,
               encoding: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-              progress: Callable[[Chunk], None] | None = None) -> LoadSummary:
-    """Load ``path`` as records of ``source`` ('census', 'pes' or 'reference')."""
+              progress: Callable[[Chunk], None] | None = None,
+              parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> LoadSummary:
+    """Load ``path`` as records of ``source`` ('census', 'pes' or 'reference').
+
+    Files of ``parallel_min_bytes`` or more are read and validated in a second process while
+    this one stores the previous chunk (the two cores of a field-office machine both work).
+    """
     path = str(path)
     name = Path(path).name
     if not Path(path).is_file():
@@ -106,8 +112,10 @@ def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, k
     run_id = start_run(engine, "load", operator, {"file": name, "source": source, "kind": kind, "sha256": digest})
     summary = LoadSummary(name, digest, source, kind, fmt, enc, status, load_file_id=lf.id)
     try:
-        for chunk in _chunks(path, fmt, enc, chunk_rows, lf):
-            _load_chunk(engine, chunk, header, kind, source, name, lf.id)
+        args = (path, fmt, enc, chunk_rows, lf.next_position, lf.next_line, kind, header, name)
+        big = os.path.getsize(path) >= parallel_min_bytes
+        for chunk, checked in (prefetch_in_process(read_and_validate, args) if big else read_and_validate(*args)):
+            _load_chunk(engine, chunk, checked.materialise(), kind, source, name, lf.id)
             if progress:
                 progress(chunk)
     except BaseException:
@@ -176,95 +184,141 @@ def _create_load_file(engine: Engine, digest: str, source: str, kind: str, name:
         return SimpleNamespace(**conn.execute(select(LoadFile.__table__).where(LoadFile.id == lf_id)).mappings().one())
 
 
-def _chunks(path: str, fmt: str, enc: str | None, chunk_rows: int, lf: SimpleNamespace) -> Iterator[Chunk]:
+def read_and_validate(path: str, fmt: str, enc: str | None, chunk_rows: int, position: int, line: int,
+                      kind: str, header: list[str | None], name: str) -> Iterator[tuple[Chunk, Validated]]:
+    """Chunks from the resume position, each with its validation (rows dropped once validated,
+    so a chunk crossing processes carries only lines, raw text and the typed columns)."""
     if fmt == "csv":
-        return readers.iter_csv(path, enc or "utf-8", chunk_rows, lf.next_position, lf.next_line)
-    if fmt == "xlsx":
-        return readers.iter_xlsx(path, chunk_rows, lf.next_position)
-    return readers.iter_parquet(path, chunk_rows, lf.next_position)
+        chunks = readers.iter_csv(path, enc or "utf-8", chunk_rows, position, line)
+    elif fmt == "xlsx":
+        chunks = readers.iter_xlsx(path, chunk_rows, position)
+    else:
+        chunks = readers.iter_parquet(path, chunk_rows, position)
+    for chunk in chunks:
+        checked = validate_chunk(kind, header, chunk.rows, chunk.lines, chunk.raws, name)
+        chunk.n_rows, chunk.rows = len(chunk.rows), []
+        yield chunk, checked
 
 
-def _load_chunk(engine: Engine, chunk: Chunk, header: list[str | None], kind: str, source: str,
+def _load_chunk(engine: Engine, chunk: Chunk, checked: Validated, kind: str, source: str,
                 file_name: str, load_file_id: int) -> None:
-    """Validate, de-duplicate and store one chunk, and move the resume position, atomically."""
-    checked = validate_chunk(kind, header, chunk.rows, chunk.lines, chunk.raws, file_name)
+    """De-duplicate and store one validated chunk, and move the resume position, atomically."""
     rejects = [Reject(line, None, "undecodable", f"{file_name}, line {line}: bytes not valid in the file's encoding", raw)
                for line, raw in chunk.undecodable] + checked.rejects
     table, renames, keys = TABLES[kind]
     with engine.begin() as conn:
-        good = checked.good
-        if len(good):
-            good, dup_rejects = _drop_duplicate_keys(conn, good, kind, source, table, renames, keys, file_name,
-                                                     dict(zip(chunk.lines, chunk.raws, strict=True)))
-            rejects += dup_rejects
-        if len(good):
-            rows = _db_rows(good, kind, source, renames, load_file_id)
-            conn.execute(insert(table), rows)
+        if len(checked):
+            rejects += _drop_duplicate_keys(conn, checked, kind, source, table, renames, keys, file_name,
+                                            dict(zip(chunk.lines, chunk.raws, strict=True)))
+        if len(checked):
+            columns, rows = _db_rows(checked, kind, source, renames, load_file_id)
+            _executemany(conn, table, columns, rows)
             if kind == "enumerators":
-                _insert_assignments(conn, good)
+                _insert_assignments(conn, checked)
         if rejects:
             conn.execute(insert(QuarantinedRow), [
                 {"load_file_id": load_file_id, "line": r.line, "field": r.field, "reason": r.reason,
                  "detail": r.detail, "raw": r.raw} for r in rejects])
         conn.execute(update(LoadFile).where(LoadFile.id == load_file_id).values(
             next_position=chunk.end_position, next_line=chunk.end_line,
-            rows_read=LoadFile.rows_read + len(chunk.rows) + len(chunk.undecodable),
-            rows_loaded=LoadFile.rows_loaded + len(good),
+            rows_read=LoadFile.rows_read + chunk.n_rows + len(chunk.undecodable),
+            rows_loaded=LoadFile.rows_loaded + len(checked),
             rows_quarantined=LoadFile.rows_quarantined + len(rejects)))
 
 
-def _drop_duplicate_keys(conn, good: pd.DataFrame, kind: str, source: str, table: Table,
+def _drop_duplicate_keys(conn, checked: Validated, kind: str, source: str, table: Table,
                          renames: dict[str, str], keys: tuple[str, ...], file_name: str,
-                         raw_by_line: dict[int, str]) -> tuple[pd.DataFrame, list[Reject]]:
-    """Quarantine records whose key repeats within the chunk or is already in the store."""
+                         raw_by_line: dict[int, str]) -> list[Reject]:
+    """Quarantine records whose key repeats within the chunk or is already in the store.
+
+    Removes them from ``checked`` in place and returns their rejects.
+    """
     inv = {v: k for k, v in renames.items()}
     key_cols = [inv.get(k, k) for k in keys]
-    key_frame = good[key_cols].astype(str)
-    key_tuples = list(key_frame.itertuples(index=False, name=None))
-    dup = key_frame.duplicated(keep="first").to_numpy()
-    first_col = table.c[keys[0]]
-    existing: set[tuple] = set()
-    distinct_first = sorted({k[0] for k in key_tuples})
-    for i in range(0, len(distinct_first), 5_000):
-        stmt = select(*[table.c[k] for k in keys]).where(first_col.in_(distinct_first[i:i + 5_000]))
-        if kind in SOURCED_KINDS:
-            stmt = stmt.where(table.c.source == source)
-        existing.update(tuple(str(v) for v in row) for row in conn.execute(stmt))
-    in_store = np.fromiter((k in existing for k in key_tuples), dtype=bool, count=len(key_tuples))
-    bad = dup | in_store
-    rejects = []
-    for j in np.flatnonzero(bad):
-        line = int(good["line"].iat[j])
-        where = "already in the store" if in_store[j] else "repeated in this file"
-        rejects.append(Reject(line, key_cols[0], "duplicate_key",
-                              f"{file_name}, line {line}, field {key_cols[0]}: key {key_tuples[j]!r} {where}",
-                              raw_by_line.get(line, "")))
-    return good[~bad].reset_index(drop=True), rejects
+    key_tuples = list(zip(*[[str(v) for v in checked.good[c]] for c in key_cols], strict=True))
+    existing = _existing_keys(conn, table, keys, sorted({k[0] for k in key_tuples}),
+                              source if kind in SOURCED_KINDS else None)
+    seen: set[tuple] = set()
+    bad: list[int] = []
+    rejects: list[Reject] = []
+    for j, key in enumerate(key_tuples):
+        if key in existing or key in seen:
+            bad.append(j)
+            line = checked.lines[j]
+            where = "already in the store" if key in existing else "repeated in this file"
+            rejects.append(Reject(line, key_cols[0], "duplicate_key",
+                                  f"{file_name}, line {line}, field {key_cols[0]}: key {key!r} {where}",
+                                  raw_by_line.get(line, "")))
+        seen.add(key)
+    if bad:
+        drop = set(bad)
+        keep = [j for j in range(len(key_tuples)) if j not in drop]
+        checked.good = {k: [v[j] for j in keep] for k, v in checked.good.items()}
+        checked.lines = [checked.lines[j] for j in keep]
+    return rejects
 
 
-def _db_rows(good: pd.DataFrame, kind: str, source: str, renames: dict[str, str], load_file_id: int) -> list[dict]:
-    cols: dict[str, object] = {}
-    for name in good.columns:
-        if name in ("line", "ea_codes"):
+def _existing_keys(conn, table: Table, keys: tuple[str, ...], first_values: list[str],
+                   source: str | None, batch: int = 5_000) -> set[tuple]:
+    """Keys already stored among candidates (matched on the first key column, then whole).
+
+    Plain driver SQL: compiling an IN list of thousands of bound parameters through the SQL
+    expression layer costs more than the lookup itself.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cols = ", ".join(f"CAST({quote(k)} AS VARCHAR(40))" for k in keys)
+    found: set[tuple] = set()
+    for i in range(0, len(first_values), batch):
+        part = first_values[i:i + batch]
+        where = f"{quote(keys[0])} IN ({', '.join([mark] * len(part))})"
+        params: list = list(part)
+        if source is not None:
+            where = f"source = {mark} AND " + where
+            params.insert(0, source)
+        found.update(tuple(r) for r in conn.exec_driver_sql(f"SELECT {cols} FROM {quote(table.name)} WHERE {where}",
+                                                            tuple(params)))
+    return found
+
+
+def _db_rows(checked: Validated, kind: str, source: str, renames: dict[str, str],
+             load_file_id: int) -> tuple[list[str], list[tuple]]:
+    """Stored column names and row tuples (None for missing)."""
+    names: list[str] = []
+    values: list[list] = []
+    for name, vals in checked.good.items():
+        if name == "ea_codes":
             continue
-        if name.endswith(":year") or name.endswith(":month"):
+        if ":" in name:
             base, part = name.split(":")
-            cols[f"{base.removesuffix('_ym')}_{part}"] = good[name]
+            names.append(f"{base.removesuffix('_ym')}_{part}")
         else:
-            cols[renames.get(name, name)] = good[name]
-    frame = pd.DataFrame(cols)
-    frame = frame.astype(object).where(frame.notna(), None)
-    frame = frame.replace({"": None})
+            names.append(renames.get(name, name))
+        values.append(vals)
+    n = len(checked)
     if kind in SOURCED_KINDS:
-        frame["source"] = source
-    frame["load_file_id"] = load_file_id
-    return frame.to_dict("records")
+        names.append("source")
+        values.append([source] * n)
+    names.append("load_file_id")
+    values.append([load_file_id] * n)
+    return names, list(zip(*values, strict=True))
 
 
-def _insert_assignments(conn, good: pd.DataFrame) -> None:
+def _executemany(conn, table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """Driver-level executemany of plain tuples: the load's hot path. SQLAlchemy's per-row
+    parameter processing costs more than SQLite's own insert, and the values are already
+    validated and typed."""
+    style = conn.dialect.paramstyle
+    marks = ", ".join("?" if style == "qmark" else "%s" for _ in columns)
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks})"
+    conn.exec_driver_sql(sql, rows)
+
+
+def _insert_assignments(conn, checked: Validated) -> None:
     rows = []
-    for enumerator, codes in zip(good["enumerator_id"], good["ea_codes"], strict=True):
-        for code in dict.fromkeys(c.strip() for c in str(codes).split(";") if c.strip()):
+    for enumerator, codes in zip(checked.good["enumerator_id"], checked.good["ea_codes"], strict=True):
+        for code in dict.fromkeys(c.strip() for c in str(codes or "").split(";") if c.strip()):
             rows.append({"enumerator_id": enumerator, "ea_code": code})
     if rows:
         conn.execute(insert(EnumeratorArea), rows)

@@ -30,6 +30,7 @@ class Chunk:
     undecodable: list[tuple[int, str]] = field(default_factory=list)  # (line, raw with \\x escapes)
     end_position: int = 0            # byte offset (csv) or data-row index (xlsx, parquet)
     end_line: int = 0                # last file line consumed
+    n_rows: int = 0                  # records read (kept when ``rows`` is dropped after validation)
 
 
 def file_format(path: str | Path) -> str:
@@ -106,7 +107,7 @@ def iter_csv(path: str, encoding: str, chunk_rows: int, start_position: int = 0,
         while True:
             chunk = Chunk(header=header, rows=[], lines=[], raws=[])
             for fields in reader:
-                if fields and any(x.strip() for x in fields):
+                if fields and (len(fields) > 1 or fields[0].strip()):
                     chunk.rows.append(fields)
                     chunk.lines.append(lines.buf_first)
                     chunk.raws.append("".join(lines.buf).rstrip("\r\n"))

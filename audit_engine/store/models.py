@@ -103,9 +103,9 @@ class Person(Base):
     __tablename__ = "persons"
     __table_args__ = (
         UniqueConstraint("source", "person_key"),
+        # Only what today's queries need: every index costs ~2-4 us per loaded row on SQLite.
+        # Linkage (id_number) and accountability (enumerator) add theirs with their migrations.
         Index("ix_persons_source_ea", "source", "ea_code"),
-        Index("ix_persons_source_household", "source", "household_key"),
-        Index("ix_persons_id_number", "id_number"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(10))
@@ -132,7 +132,7 @@ class Person(Base):
     children_born: Mapped[int | None] = mapped_column(SmallInteger)
     children_surviving: Mapped[int | None] = mapped_column(SmallInteger)
     births_last_year: Mapped[int | None] = mapped_column(SmallInteger)
-    enumerator_id: Mapped[str | None] = mapped_column(Key, index=True)
+    enumerator_id: Mapped[str | None] = mapped_column(Key)
     load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
 
 

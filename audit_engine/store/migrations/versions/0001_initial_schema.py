@@ -184,10 +184,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'person_key', name=op.f('uq_persons_source'))
     )
     with op.batch_alter_table('persons', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_persons_enumerator_id'), ['enumerator_id'], unique=False)
-        batch_op.create_index('ix_persons_id_number', ['id_number'], unique=False)
         batch_op.create_index('ix_persons_source_ea', ['source', 'ea_code'], unique=False)
-        batch_op.create_index('ix_persons_source_household', ['source', 'household_key'], unique=False)
 
     op.create_table('quarantine',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -218,10 +215,7 @@ def downgrade() -> None:
 
     op.drop_table('quarantine')
     with op.batch_alter_table('persons', schema=None) as batch_op:
-        batch_op.drop_index('ix_persons_source_household')
         batch_op.drop_index('ix_persons_source_ea')
-        batch_op.drop_index('ix_persons_id_number')
-        batch_op.drop_index(batch_op.f('ix_persons_enumerator_id'))
 
     op.drop_table('persons')
     with op.batch_alter_table('households', schema=None) as batch_op:
