@@ -39,3 +39,13 @@ def test_code_lists_are_data():
     assert code_list("sex").label("2", "en") == "Female"
     with pytest.raises(KeyError, match="no census code list"):
         code_list("nope")
+
+
+def test_every_code_has_exactly_a_chinese_and_an_english_label():
+    from audit_engine.codes import code_lists
+
+    for name, cl in code_lists().items():
+        assert set(cl.title) == {"zh", "en"}, name
+        for code, labels in cl.labels.items():
+            assert set(labels) == {"zh", "en"} and all(isinstance(v, str) and v for v in labels.values()), (name, code)
+    assert code_lists()["industry"].label("A", "en") == "Agriculture, forestry, animal husbandry and fishery"
