@@ -7,6 +7,7 @@ A rule set file::
     include: [base.yaml]           # optional; paths relative to this file
     params: {head_min_age: 15}     # override the included files' parameters
     disable: [V13]                 # optional: drop included rules
+    field_weights: {id_number: 3, age: 0.5, default: 1}   # reliability, for error localisation
     rules:
       - id: R01
         description: {zh: …, en: …}
@@ -15,7 +16,6 @@ A rule set file::
         when: "relationship == '0'"   # optional condition
         test: "age_ym >= head_min_age"
         hint: {zh: …, en: …}
-        weight: {age: 1}           # optional (error localisation)
         examples: {pass: {…}, fail: {…}}
 
 A rule with the id of an included rule replaces it. Everything is checked when the set loads
@@ -39,7 +39,7 @@ from rules.language import Compiled, RuleError, compile_expr
 
 SEVERITIES = ("error", "warning", "info")
 SCOPES = ("person", "household", "dataset", "death")
-RULE_KEYS = {"id", "description", "severity", "scope", "when", "test", "hint", "weight", "examples"}
+RULE_KEYS = {"id", "description", "severity", "scope", "when", "test", "hint", "examples"}
 MAX_INCLUDE_DEPTH = 10
 BUNDLED = "census2020.yaml"
 
@@ -55,7 +55,6 @@ class Rule:
     hint: dict[str, str]
     test: Compiled
     when: Compiled | None
-    weight: dict[str, float] = field(default_factory=dict)
     examples: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
@@ -66,7 +65,7 @@ class Rule:
 
     def as_data(self) -> dict[str, Any]:
         return {"id": self.id, "description": self.description, "severity": self.severity, "scope": self.scope,
-                "when": self.when_text, "test": self.test_text, "hint": self.hint, "weight": self.weight}
+                "when": self.when_text, "test": self.test_text, "hint": self.hint}
 
 
 @dataclass(frozen=True)
@@ -76,10 +75,16 @@ class RuleSet:
     params: dict[str, Any]
     rules: tuple[Rule, ...]
     files: dict[str, str]          # file -> sha256 of its bytes
+    field_weights: dict[str, float] = field(default_factory=dict)   # reliability, for error localisation
+
+    def weight(self, field_name: str) -> float:
+        """Reliability weight of a field (``default`` for fields not listed, else 1)."""
+        return float(self.field_weights.get(field_name, self.field_weights.get("default", 1.0)))
 
     @property
     def content_hash(self) -> str:
-        data = {"name": self.name, "params": self.params, "rules": [r.as_data() for r in self.rules]}
+        data = {"name": self.name, "params": self.params, "field_weights": self.field_weights,
+                "rules": [r.as_data() for r in self.rules]}
         return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
     def by_scope(self, scope: str) -> list[Rule]:
@@ -127,12 +132,12 @@ def load_ruleset(path: str | Path | None = None, params: dict[str, Any] | None =
     """Load, resolve includes, apply parameter overrides (``params`` last), compile every rule."""
     path = Path(path) if path else bundled_path()
     files: dict[str, str] = {}
-    raw_rules, name, title, merged = _read(path, files, depth=0, stack=())
+    raw_rules, name, title, merged, weights = _read(path, files, depth=0, stack=())
     merged = {**merged, **(params or {})}
     rules: list[Rule] = []
     for data, lines, src in raw_rules:
         rules.append(_rule(data, lines, src, merged))
-    return RuleSet(name, title, merged, tuple(rules), files)
+    return RuleSet(name, title, merged, tuple(rules), files, weights)
 
 
 def _read(path: Path, files: dict[str, str], depth: int, stack: tuple[Path, ...]):
@@ -154,17 +159,21 @@ def _read(path: Path, files: dict[str, str], depth: int, stack: tuple[Path, ...]
         raise RuleSetError(f"{path.name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(doc, dict):
         raise RuleSetError(f"{path.name}: a rule set is a mapping with 'rules:'")
-    unknown = set(doc) - {"ruleset", "title", "include", "params", "disable", "rules", "__lines__", "example_base"}
+    unknown = set(doc) - {"ruleset", "title", "include", "params", "disable", "rules", "__lines__", "example_base",
+                          "field_weights"}
     if unknown:
         raise RuleSetError(f"{path.name}: unknown key(s) {sorted(unknown)}")
     rules: dict[str, tuple[dict, dict, str]] = {}
     params: dict[str, Any] = {}
+    weights: dict[str, float] = {}
     for inc in doc.get("include") or []:
-        inc_rules, _, _, inc_params = _read(path.parent / str(inc), files, depth + 1, (*stack, resolved))
+        inc_rules, _, _, inc_params, inc_weights = _read(path.parent / str(inc), files, depth + 1, (*stack, resolved))
         params.update(inc_params)
+        weights.update(inc_weights)
         for r in inc_rules:
             rules[r[0]["id"]] = r
     params.update(_strip(doc.get("params") or {}))
+    weights.update({str(k): float(v) for k, v in _strip(doc.get("field_weights") or {}).items()})
     for rid in doc.get("disable") or []:
         if rid not in rules:
             raise RuleSetError(f"{path.name}: disable names {rid!r}, which no included file defines")
@@ -178,7 +187,7 @@ def _read(path: Path, files: dict[str, str], depth: int, stack: tuple[Path, ...]
             raise RuleSetError(f"{path.name}, line {r['__lines__'].get('id', '?')}: rule id {rid} is defined twice")
         seen.add(rid)
         rules[rid] = (r, r.get("__lines__", {}), path.name)
-    return list(rules.values()), str(doc.get("ruleset", path.stem)), _strip(doc.get("title") or {}), params
+    return list(rules.values()), str(doc.get("ruleset", path.stem)), _strip(doc.get("title") or {}), params, weights
 
 
 def _rule(r: dict, lines: dict, src: str, params: dict[str, Any]) -> Rule:
@@ -208,5 +217,4 @@ def _rule(r: dict, lines: dict, src: str, params: dict[str, Any]) -> Rule:
             raise RuleSetError(f"{where}: {exc}") from None
 
     return Rule(rid, desc, severity, scope, str(r["test"]), None if r.get("when") is None else str(r["when"]),
-                _strip(r.get("hint") or {}), comp("test"), comp("when"), _strip(r.get("weight") or {}),
-                _strip(r.get("examples") or {}), src)
+                _strip(r.get("hint") or {}), comp("test"), comp("when"), _strip(r.get("examples") or {}), src)
