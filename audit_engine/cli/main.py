@@ -62,13 +62,14 @@ def cli(ctx: click.Context, db: str | None, operator_opt: str | None, debug: boo
 
 
 def _register() -> None:
-    from audit_engine.cli import demo, init, ledger, load, status, synth
+    from audit_engine.cli import check, demo, init, ledger, load, status, synth
 
     cli.add_command(init.init)
     cli.add_command(load.load)
     cli.add_command(synth.synth)
     cli.add_command(ledger.ledger)
     cli.add_command(status.status)
+    cli.add_command(check.check)
     cli.add_command(demo.demo)
 
 

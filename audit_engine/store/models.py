@@ -211,7 +211,7 @@ class Flag(Base):
     """A rule failure on a record or household, for QC review."""
 
     __tablename__ = "flags"
-    __table_args__ = (Index("ix_flags_run_rule", "run_id", "rule_id"),)
+    __table_args__ = (Index("ix_flags_run_rule", "run_id", "rule_id"), Index("ix_flags_record", "source", "record_key"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     rule_id: Mapped[str] = mapped_column(String(60))
@@ -222,6 +222,7 @@ class Flag(Base):
     ea_code: Mapped[str | None] = mapped_column(String(20), index=True)
     fields: Mapped[str] = mapped_column(Text, default="[]")     # JSON list of field names
     values: Mapped[str] = mapped_column(Text, default="{}")     # JSON of values at check time
+    suggestion: Mapped[str | None] = mapped_column(Text)        # JSON: fields error localisation names first
     status: Mapped[str] = mapped_column(String(12), default="open")
 
 
