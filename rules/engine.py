@@ -14,7 +14,7 @@ import pandas as pd
 
 from rules.frames import Frames
 from rules.ruleset import Rule, RuleSet
-from rules.vector import Frame, test_status
+from rules.vector import Frame, rule_status
 
 
 @dataclass
@@ -54,7 +54,7 @@ def confront(ruleset: RuleSet, frames: Frames, duplicates: dict[str, set] | None
         if rule.scope not in cache:
             cache[rule.scope] = frame_for(rule.scope, frames, duplicates)
         fr, units = cache[rule.scope]
-        status = test_status(rule.test.tree, rule.when.tree if rule.when else None, fr)
+        status = rule_status(rule.test.tree, rule.when.tree if rule.when else None, fr)
         ea = units["ea_code"] if "ea_code" in units.columns else pd.Series([None] * len(units), dtype="string")
         out.append(RuleResult(rule, status, units["record_key"], ea))
     return out

@@ -18,7 +18,7 @@ from rules import rowwise
 from rules.engine import dataset_duplicates, frame_for
 from rules.frames import build_frames, records
 from rules.ruleset import Rule, RuleSet, bundled_path
-from rules.vector import test_status
+from rules.vector import rule_status
 
 EXPECTED = {"pass": 1, "fail": 0}
 
@@ -73,7 +73,7 @@ def run_examples(ruleset: RuleSet, base: dict[str, dict]) -> list[ExampleOutcome
             dups = dataset_duplicates(ruleset, frames.persons)
             fr, units = frame_for(rule.scope, frames, dups)
             when = rule.when.tree if rule.when else None
-            v = int(test_status(rule.test.tree, when, fr)[0])
+            v = int(rule_status(rule.test.tree, when, fr)[0])
             unit = records(units)[0]
             members = records(frames.persons) if rule.scope != "death" else []
             members = [m for m in members if m["household_key"] == unit.get("household_key")]

@@ -44,7 +44,7 @@ def evaluate(node: Node, frame: Frame) -> pd.Series | object:
     return _eval(node, frame, frame.units)
 
 
-def test_status(node: Node, when: Node | None, frame: Frame) -> np.ndarray:
+def rule_status(node: Node, when: Node | None, frame: Frame) -> np.ndarray:
     """Per unit: 1 pass, 0 fail, -1 not applicable (``when`` false/unknown, or test unknown)."""
     n = len(frame.units)
     result = _as_bool(evaluate(node, frame), n)
