@@ -27,11 +27,11 @@ def _typed(df: pd.DataFrame, fields: dict[str, Field]) -> pd.DataFrame:
         if f.type == "num":
             out[name] = pd.to_numeric(col, errors="coerce").astype("Float64")
         else:
-            s = col.astype(object).where(col.notna(), None)
-            out[name] = pd.Series(s, index=df.index, dtype="string")
+            s = col.astype(object).where(col.notna() & (col.astype(object) != ""), None)   # empty text is missing
+            out[name] = pd.Series(s, index=df.index, dtype="string[pyarrow]")   # Arrow kernels for compare/isin
     for k in KEYS:
         if k in df.columns:
-            out[k] = df[k].astype("string")
+            out[k] = df[k].astype("string[pyarrow]")
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 

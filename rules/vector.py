@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rules.language import BinOp, BoolOp, Call, Compare, Const, FieldRef, ListLit, Node, Param, Unary
 
@@ -57,8 +59,19 @@ def rule_status(node: Node, when: Node | None, frame: Frame) -> np.ndarray:
 
 def _as_bool(v, n: int) -> pd.Series:
     if isinstance(v, pd.Series):
-        return v.astype("boolean")
+        return _boolean(v)
     return pd.Series([v] * n, dtype="boolean")
+
+
+def _boolean(v: pd.Series) -> pd.Series:
+    """To pandas' masked boolean. Arrow-backed results (string comparisons, regex matches) are
+    converted through their buffers: ``astype('boolean')`` on them costs ~10x the comparison."""
+    if isinstance(v.dtype, pd.ArrowDtype):
+        arr = pa.chunked_array(v.array.__arrow_array__()).combine_chunks()
+        values = arr.fill_null(False).to_numpy(zero_copy_only=False)
+        mask = arr.is_null().to_numpy(zero_copy_only=False)
+        return pd.Series(pd.arrays.BooleanArray(values, mask), index=v.index)
+    return v if v.dtype == "boolean" else v.astype("boolean")
 
 
 def _eval(node: Node, fr: Frame, data: pd.DataFrame):
@@ -95,9 +108,9 @@ def _kleene(a, b, op: str):
         return True if (a is True or b is True) else (pd.NA if (a is pd.NA or b is pd.NA) else False)
     if not isinstance(a, pd.Series):
         a, b = b, a
-    a = a.astype("boolean")
+    a = _boolean(a)
     if isinstance(b, pd.Series):
-        b = b.astype("boolean")
+        b = _boolean(b)
     return (a & b) if op == "and" else (a | b)
 
 
@@ -105,8 +118,7 @@ def _compare(op: str, a, b, n: int):
     if op in ("in", "notin"):
         values = b
         if isinstance(a, pd.Series):
-            res = a.isin(values).astype("boolean")
-            res[a.isna()] = pd.NA
+            res = pd.Series(pd.arrays.BooleanArray(a.isin(values).to_numpy(bool), a.isna().to_numpy()), index=a.index)
         else:
             res = pd.NA if a is pd.NA else (a in values)
         if op == "notin":
@@ -118,9 +130,9 @@ def _compare(op: str, a, b, n: int):
         return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     ops = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
     if isinstance(a, pd.Series):
-        return getattr(a, ops[op])(b).astype("boolean")
+        return _boolean(getattr(a, ops[op])(b))
     flipped = {"==": "eq", "!=": "ne", "<": "gt", "<=": "ge", ">": "lt", ">=": "le"}
-    return getattr(b, flipped[op])(a).astype("boolean")
+    return _boolean(getattr(b, flipped[op])(a))
 
 
 def _arith(op: str, a, b):
@@ -146,22 +158,49 @@ def _arith(op: str, a, b):
 
 # ------------------------------------------------------------------------- functions
 def _str(v) -> pd.Series:
-    return v.astype("string") if isinstance(v, pd.Series) else v
+    if isinstance(v, pd.Series) and v.dtype != "string[pyarrow]":
+        return v.astype("string[pyarrow]")
+    return v
 
 
-def _id_digits(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(well-formed mask, 18-column uint8 matrix of the well-formed ones)."""
-    ok = s.astype("string").str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(bool)
-    good = s[ok].astype(str).to_numpy()
-    raw = np.frombuffer("".join(good).encode("ascii"), dtype=np.uint8).reshape(-1, 18) if len(good) else np.zeros((0, 18), np.uint8)
-    return ok, raw
+def _id_parts(node: Node, v: pd.Series, fr: Frame) -> dict[str, np.ndarray]:
+    """Parse an ID number column once per frame: well-formed mask, check result, birth date,
+    sex digit parity, province code. Every id_*() call on the same field reuses it."""
+    key = ("id", node.name) if isinstance(node, FieldRef) else None
+    if key is not None and key in fr._agg_cache:
+        return fr._agg_cache[key]
+    n = len(v)
+    arrow = pa.array(v.astype("string[pyarrow]").array) if n else pa.array([], pa.string())
+    ok = pc.match_substring_regex(arrow, r"^\d{17}[\dX]$").fill_null(False).to_numpy(zero_copy_only=False)
+    good = pc.filter(arrow, pa.array(ok)).to_numpy(zero_copy_only=False)
+    raw = (np.frombuffer("".join(good).encode("ascii"), dtype=np.uint8).reshape(-1, 18) if len(good)
+           else np.zeros((0, 18), np.uint8))
+    d = raw[:, :17].astype(np.int64) - ord("0")
+    out = {"ok": ok}
+    for name, cols in (("year", (6, 10)), ("month", (10, 12)), ("day", (12, 14))):
+        full = np.full(n, np.nan)
+        part = d[:, cols[0]:cols[1]]
+        full[ok] = part @ (10 ** np.arange(part.shape[1] - 1, -1, -1))
+        out[name] = full
+    check = np.zeros(n, dtype=bool)
+    check[ok] = np.frombuffer(b"10X98765432", dtype=np.uint8)[(d @ ID_WEIGHTS) % 11] == raw[:, 17]
+    out["check"] = check
+    sex = np.full(n, None, dtype=object)
+    sex[ok] = np.where(d[:, 16] % 2 == 1, "1", "2")
+    out["sex"] = sex
+    prov = np.full(n, None, dtype=object)
+    prov[ok] = raw[:, :2].copy().view("S2").ravel().astype(str)
+    out["province"] = prov
+    if key is not None:
+        fr._agg_cache[key] = out
+    return out
 
 
-def _id_part(s: pd.Series, start: int, stop: int, numeric: bool):
-    part = s.astype("string").str.slice(start, stop)
-    well = s.astype("string").str.fullmatch(r"\d{17}[\dX]").fillna(False)
-    part = part.where(well, pd.NA)
-    return pd.to_numeric(part, errors="coerce").astype("Int64") if numeric else part
+def _masked(values: np.ndarray, ok: np.ndarray, index: pd.Index, dtype: str) -> pd.Series:
+    out = pd.Series(values, index=index)
+    if dtype == "boolean":
+        return out.astype("boolean").where(ok, pd.NA)
+    return out.astype(dtype)
 
 
 def _call(node: Call, fr: Frame, data: pd.DataFrame):
@@ -171,24 +210,19 @@ def _call(node: Call, fr: Frame, data: pd.DataFrame):
     args = [_eval(a, fr, data) for a in node.args]
     if name == "is_missing":
         v = args[0]
-        if isinstance(v, pd.Series):
-            miss = v.isna()
-            if v.dtype == "string" or v.dtype == object:
-                miss = miss | (v.astype("string") == "").fillna(True)
-            return miss.astype("boolean")
+        if isinstance(v, pd.Series):   # frames hold empty text as missing already
+            return pd.Series(pd.arrays.BooleanArray(v.isna().to_numpy(), np.zeros(len(v), bool)), index=v.index)
         return v is pd.NA or v == ""
     if name == "between":
         x, lo, hi = args
         return _kleene(_compare(">=", x, lo, 0), _compare("<=", x, hi, 0), "and")
     if name == "length":
-        return _str(args[0]).str.len().astype("Int64")
+        return _str(args[0]).str.len().astype("Float64")
     if name == "substr":
         s, start, length = args
         return _str(s).str.slice(int(start), int(start) + int(length))
     if name == "matches":
-        s = _str(args[0])
-        res = s.str.fullmatch(args[1]).astype("boolean")
-        return res
+        return _boolean(_str(args[0]).str.fullmatch(args[1]))
     if name == "to_num":
         return pd.to_numeric(_str(args[0]), errors="coerce").astype("Float64")
     if name == "abs":
@@ -198,28 +232,20 @@ def _call(node: Call, fr: Frame, data: pd.DataFrame):
     if name == "age_at":
         by, bm, ry, rm = args
         return ry - by - _ge(bm, rm)
-    if name == "id_well_formed":
-        return _str(args[0]).str.fullmatch(r"\d{17}[\dX]").astype("boolean")
-    if name == "id_check_ok":
-        s = args[0]
-        ok, raw = _id_digits(s)
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-        if len(raw):
-            digits = raw[:, :17].astype(np.int64) - ord("0")
-            expected = np.frombuffer(b"10X98765432", dtype=np.uint8)[(digits @ ID_WEIGHTS) % 11]
-            out[ok] = expected == raw[:, 17]
-        return out
-    if name == "id_birth_year":
-        return _id_part(args[0], 6, 10, True)
-    if name == "id_birth_month":
-        return _id_part(args[0], 10, 12, True)
-    if name == "id_birth_day":
-        return _id_part(args[0], 12, 14, True)
-    if name == "id_sex":
-        d = _id_part(args[0], 16, 17, True)
-        return (d % 2).map({1: "1", 0: "2"}, na_action="ignore").astype("string")
-    if name == "id_province":
-        return _id_part(args[0], 0, 2, False)
+    if name.startswith("id_"):
+        v = args[0]
+        if not isinstance(v, pd.Series):
+            v = pd.Series([v] * len(data), index=data.index, dtype="string")
+        parts = _id_parts(node.args[0], v, fr)
+        ok = parts["ok"]
+        if name == "id_well_formed":
+            res = pd.Series(ok, index=v.index).astype("boolean")
+            return res.mask(v.isna().to_numpy(), pd.NA)
+        if name == "id_check_ok":
+            return _masked(parts["check"], ok, v.index, "boolean")
+        if name in ("id_birth_year", "id_birth_month", "id_birth_day"):
+            return pd.Series(pd.array(parts[name.removeprefix("id_birth_")], dtype="Float64"), index=v.index)
+        return pd.Series(parts[name.removeprefix("id_")], index=v.index, dtype="string[pyarrow]")
     if name == "is_unique":
         s = args[0]
         dups = fr.duplicates.get(node.args[0].name, set())
@@ -238,50 +264,75 @@ def _ge(a, b):
 AGGREGATES = {"count", "count_if", "exists_one", "any", "all", "sum", "min", "max", "head"}
 
 
+def _households(fr: Frame) -> tuple[np.ndarray, int, np.ndarray]:
+    """Members' household codes (0..G-1), G, and each unit's code (-1: household without members).
+    Factorised once per frame: every aggregate then works on integer codes."""
+    if "hh" not in fr._agg_cache:
+        codes, uniques = pd.factorize(fr.members["household_key"].to_numpy(dtype=object))
+        unit_codes = pd.Index(uniques).get_indexer(fr.unit_household.to_numpy(dtype=object))
+        fr._agg_cache["hh"] = (codes, len(uniques), unit_codes)
+    return fr._agg_cache["hh"]
+
+
 def _aggregate(node: Call, fr: Frame, data: pd.DataFrame):
-    """Household aggregate, computed over the members and aligned to the units."""
+    """Household aggregate over the members, aligned to the units (never nested: the compiler
+    refuses an aggregate inside another)."""
     if fr.members is None or fr.unit_household is None:
         raise ValueError(f"{node.name}() needs household members in the frame")
+    codes, groups, unit_codes = _households(fr)
     key = (node.name, node.args)
     if key not in fr._agg_cache:
         m = fr.members
-        hh = m["household_key"]
-        if node.name == "count":
-            per = hh.value_counts()
-            default = 0
-        elif node.name == "head":
+        name = node.name
+        if name == "count":
+            per, default = np.bincount(codes, minlength=groups).astype(float), 0.0
+        elif name == "head":
             v = _eval(node.args[0], fr, m)
             is_head = (m["relationship"] == "0").fillna(False).to_numpy(bool)
-            heads = pd.Series(np.asarray(v, dtype=object)[is_head] if isinstance(v, pd.Series) else v,
-                              index=hh[is_head].to_numpy())
-            per = heads[~heads.index.duplicated(keep="first")]
-            if isinstance(v, pd.Series):
-                per = per.astype(v.dtype)
-            default = pd.NA
+            rows = np.flatnonzero(is_head)
+            first = np.full(groups, -1, dtype=np.int64)
+            first[codes[rows][::-1]] = rows[::-1]          # the first head listed wins
+            per, default = (v, first), None
         else:
             v = _eval(node.args[0], fr, m)
             v = v if isinstance(v, pd.Series) else pd.Series([v] * len(m), index=m.index)
-            g = v.groupby(hh.to_numpy())
-            if node.name in ("count_if", "exists_one"):
-                per = v.astype("boolean").fillna(False).astype(int).groupby(hh.to_numpy()).sum()
-                if node.name == "exists_one":
-                    per = per == 1
-                default = 0 if node.name == "count_if" else False
-            elif node.name == "any":
-                per = v.astype("boolean").fillna(False).groupby(hh.to_numpy()).any()
-                default = False
-            elif node.name == "all":
-                per = v.astype("boolean").fillna(True).groupby(hh.to_numpy()).all()
-                default = True
-            else:  # sum, min, max skip missing values
-                per = getattr(g, node.name)(min_count=1) if node.name == "sum" else getattr(g, node.name)()
-                default = 0 if node.name == "sum" else pd.NA
+            if name in ("count_if", "exists_one", "any", "all"):
+                b = _boolean(v)
+                true = np.bincount(codes, weights=b.fillna(False).to_numpy(bool), minlength=groups)
+                if name == "all":
+                    false = np.bincount(codes, weights=(~b).fillna(False).to_numpy(bool), minlength=groups)
+                    per, default = false == 0, True
+                elif name == "any":
+                    per, default = true > 0, False
+                elif name == "exists_one":
+                    per, default = true == 1, False
+                else:
+                    per, default = true, 0.0
+            else:
+                x = v.astype("Float64")
+                present = x.notna().to_numpy()
+                if name == "sum":
+                    per = np.bincount(codes, weights=x.fillna(0).to_numpy(float), minlength=groups)
+                    default = 0.0
+                else:
+                    g = pd.Series(x.to_numpy(float, na_value=np.nan)[present]).groupby(codes[present])
+                    agg = g.min() if name == "min" else g.max()
+                    per = agg.reindex(range(groups)).to_numpy()
+                    default = np.nan
         fr._agg_cache[key] = (per, default)
     per, default = fr._agg_cache[key]
-    keys = fr.unit_household if data is fr.units else data["household_key"]
-    out = keys.map(per)
-    dtype = "boolean" if node.type == "bool" else ("Float64" if node.type == "num" else "string")
-    if node.name == "head" and node.type == "num":
-        dtype = "Float64"
-    out = out.astype(object).where(out.notna(), default)
-    return pd.Series(out.to_numpy(), index=data.index).astype(dtype)
+    has = unit_codes >= 0
+    safe = np.where(has, unit_codes, 0)
+    if node.name == "head":
+        v, first = per
+        rows = np.where(has, first[safe], -1)
+        found = rows >= 0
+        if isinstance(v, pd.Series):
+            vals = v.take(np.where(found, rows, 0)).reset_index(drop=True)
+            vals.index = data.index
+            return vals.mask(~found)
+        return pd.Series([v if f else pd.NA for f in found], index=data.index)
+    out = np.where(has, per[safe] if len(per) else default, default)
+    if node.type == "bool":
+        return pd.Series(out.astype(bool), index=data.index).astype("boolean")
+    return pd.Series(pd.array(out.astype(float), dtype="Float64"), index=data.index)
