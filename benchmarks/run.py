@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_load, bench_synth  # noqa: E402
+from benchmarks import bench_load, bench_rules, bench_synth  # noqa: E402
 
 
 def main() -> None:
@@ -22,6 +22,8 @@ def main() -> None:
         bench_synth.main(["--persons", persons, "--out", tmp])
         print("== load throughput (issue: >= 50,000 persons/s on SQLite, 1M persons)")
         bench_load.main(["--data", tmp] + (["--repeat", "1"] if args.quick else []))
+        print("== rule evaluation (issue: >= 10 M person-rule evaluations/s, 1M persons)")
+        bench_rules.main(["--data", tmp] + (["--repeat", "1", "--sample", "5000"] if args.quick else []))
 
 
 if __name__ == "__main__":
