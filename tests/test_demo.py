@@ -16,11 +16,13 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 7
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 9     # 7 loads, check, quality
+    assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
     with open(out / "data" / "census" / "persons.csv", encoding="utf-8") as f:
         persons = list(csv.DictReader(f))
     assert data["store_counts"]["persons"]["census"] == len(persons)
-    text = r.output + CliRunner().invoke(cli, ["demo", "--persons", "3000", "--seed", "11", "--out", str(out)]).output
+    text = (r.output + (out / "quality.json").read_text("utf-8")
+            + CliRunner().invoke(cli, ["demo", "--persons", "3000", "--seed", "11", "--out", str(out)]).output)
     for p in persons:
         assert p["id_number"] == "" or p["id_number"] not in text
         assert len(p["name"]) < 2 or p["name"] not in text

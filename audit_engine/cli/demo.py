@@ -1,11 +1,12 @@
 """``census-audit demo``: the whole pipeline on a synthetic county, in a fresh folder.
 
 Steps grow as the engine does: synth -> init -> load (areas, enumerators, census, PES) ->
-ledger verify; later issues add check -> sample -> link -> estimate -> report.
+check -> quality indices -> ledger verify; later issues add sample -> link -> estimate -> report.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -71,15 +72,37 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
         if path.exists():
             s = step(f"load {rel}", lambda p=path, src=source, k=kind: load_file(engine, p, src, operator=operator, kind=k))
             loads[rel] = {"loaded": s.rows_loaded, "quarantined": s.rows_quarantined}
+    from audit_engine.cli.check import _localiser
+    from audit_engine.ledger import append
+    from rules.check import run_check
+    from rules.quality import quality_indices
+    from rules.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    chk = step(f"check ({len(ruleset.rules)} rules)",
+               lambda: run_check(engine, ruleset, operator=operator, localiser=_localiser()))
+    quality = step("quality indices by township", lambda: quality_indices(engine, by="township"))
+    quality_path = out_dir / "quality.json"
+    quality_path.write_text(json.dumps(quality, ensure_ascii=False, indent=1, default=str), "utf-8")
+    append(engine, operator=operator, command="quality", params={"source": "census", "by": "township"},
+           result={"persons": quality["overall"]["persons"], "groups": len(quality["groups"])})
     v = step("ledger verify", lambda: verify(engine))
     data = {
         "out": str(out_dir), "store": make_engine(url).url.render_as_string(hide_password=True),
         "data": str(data_dir), "steps": steps, "loads": loads, "store_counts": store_counts(engine),
         "ledger": {"ok": v.ok, "entries": v.entries, "head_hash": v.head_hash},
+        "check": {"run_id": chk.run_id, "flags": chk.flags, "ruleset_hash": chk.ruleset_hash,
+                  "fails_by_severity": {s: sum(r["fails"] for r in chk.rules if r["severity"] == s)
+                                        for s in ("error", "warning", "info")}},
+        "quality": str(quality_path),
     }
     lines = [f"demo finished in {sum(s['seconds'] for s in steps):.1f} s",
              f"  synthetic data : {data_dir}", f"  store          : {data['store']}"]
     lines += [f"  {rel:<24} {c['loaded']:>9,} loaded {c['quarantined']:>6,} quarantined" for rel, c in loads.items()]
+    lines.append(f"  check          : run {chk.run_id}, {chk.flags:,} flags for QC review "
+                 f"({data['check']['fails_by_severity']['error']:,} errors, "
+                 f"{data['check']['fails_by_severity']['warning']:,} warnings)")
+    lines.append(f"  quality indices: {quality_path}")
     lines.append(f"  ledger         : {v.entries} entries, intact={v.ok}, head {v.head_hash}")
     lines.append(f"  ground truth   : {data_dir / 'truth'}")
     emit(data, as_json, "\n".join(lines))
