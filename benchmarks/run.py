@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_load, bench_rules, bench_synth  # noqa: E402
+from benchmarks import bench_load, bench_localise, bench_rules, bench_synth  # noqa: E402
 
 
 def main() -> None:
@@ -24,6 +24,8 @@ def main() -> None:
         bench_load.main(["--data", tmp] + (["--repeat", "1"] if args.quick else []))
         print("== rule evaluation (issue: >= 10 M person-rule evaluations/s, 1M persons)")
         bench_rules.main(["--data", tmp] + (["--repeat", "1", "--sample", "5000"] if args.quick else []))
+    print("== error localisation (Fellegi-Holt), time per failing record")
+    bench_localise.main(["--persons", "20000" if args.quick else "50000"])
 
 
 if __name__ == "__main__":

@@ -133,7 +133,8 @@ def _flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
                 "values": json.dumps({f: _jsonable(values.iat[n, j]) for j, f in enumerate(fields)} if fields else {},
                                      ensure_ascii=False),
                 "suggestion": None if sug is None else json.dumps(
-                    {"fields": list(sug.fields), "weight": sug.weight, "exact": sug.exact}, ensure_ascii=False),
+                    {"fields": list(sug.fields), "weight": sug.weight, "exact": sug.exact,
+                     "example": {k: _jsonable(v) for k, v in sug.example.items()}}, ensure_ascii=False),
                 "status": "open",
             })
     return rows

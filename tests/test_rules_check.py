@@ -79,3 +79,25 @@ def test_bad_rule_file_is_a_clear_cli_error(tmp_path, county):
                    encoding="utf-8")
     r = CliRunner().invoke(cli, ["--db", db, "--operator", "a", "check", "--rules", str(bad)])
     assert r.exit_code == 2 and "bad.yaml, line 5: rule B1" in r.output and "Traceback" not in r.output
+
+
+def test_check_stores_error_localisation_with_each_flag(tmp_path, county):
+    from audit_engine.store import make_engine
+    from audit_engine.store.migrate import upgrade
+    from rules.localise import localise_failures
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'loc.db'}")
+    upgrade(engine)
+    for rel in ("census/households.csv", "census/persons.csv"):
+        load_file(engine, county / rel, "census", operator="t")
+    s = run_check(engine, load_ruleset(), operator="li.qc", localiser=localise_failures)
+    with engine.connect() as c:
+        rows = c.execute(text("select rule_id, scope, suggestion from flags where run_id = :r"), {"r": s.run_id}).all()
+    person_rows = [r for r in rows if r.scope in ("person", "dataset")]
+    assert person_rows and all(r.suggestion for r in person_rows)
+    i04 = [json.loads(r.suggestion) for r in rows if r.rule_id == "I04"]
+    # sex vs the ID's parity digit: one of the two is named; alone, the sex (weight 2) rather than
+    # the ID (3), unless changing the sex would break other edits (a woman's fertility items)
+    assert i04 and all({"sex", "id_number"} & set(sug["fields"]) for sug in i04)
+    assert sum(sug["fields"] == ["sex"] for sug in i04) / len(i04) > 0.5
+    assert all(sug["weight"] > 0 for sug in i04)
