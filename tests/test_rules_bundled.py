@@ -13,6 +13,8 @@ def test_the_bundled_set_is_large_and_covers_every_scope():
     assert len(RULESET.rules) >= 40
     assert {r.scope for r in RULESET.rules} == {"person", "household", "dataset", "death"}
     assert {r.severity for r in RULESET.rules} == {"error", "warning", "info"}
+    assert all(r.description.get("zh") and r.description.get("en") for r in RULESET.rules)
+    assert all(r.hint.get("zh") and r.hint.get("en") for r in RULESET.rules), "every rule needs a reviewer hint"
 
 
 @pytest.mark.parametrize("rule_id", [r.id for r in RULESET.rules])
