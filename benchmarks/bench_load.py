@@ -18,16 +18,10 @@ import threading
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-def _status_kb(pid: int | str, field: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+from benchmarks.common import status_kb  # noqa: E402
 
 
 def _children() -> list[str]:
@@ -49,7 +43,7 @@ class ChildPeak(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.1):
-            self.peak_kb = max(self.peak_kb, sum(_status_kb(c, "VmRSS") for c in _children()))
+            self.peak_kb = max(self.peak_kb, sum(status_kb(c, "VmRSS") for c in _children()))
 
 
 def worker(csv_path: str, db_path: str, chunk: int) -> dict:
@@ -68,7 +62,7 @@ def worker(csv_path: str, db_path: str, chunk: int) -> dict:
     return {
         "rows": s.rows_loaded, "quarantined": s.rows_quarantined, "seconds": seconds,
         "persons_per_s": s.rows_loaded / seconds,
-        "peak_rss_mb": _status_kb("self", "VmHWM") / 1024,     # this process's own high-water mark
+        "peak_rss_mb": status_kb("self", "VmHWM") / 1024,     # this process's own high-water mark
         "reader_peak_rss_mb": sampler.peak_kb / 1024,
         "db_mb": os.path.getsize(db_path) / 2**20,
     }

@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import county  # noqa: E402
 
 #: planted error type -> the fields that were really wrong (age is re-derived from the birth date)
 TRULY_WRONG = {"sex_error": {"sex"}, "birth_month": {"birth_month"}, "age_heaping": {"birth_year", "age"},
@@ -44,13 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     from rules.localise import localise_failures, localise_households, localise_persons
     from rules.ruleset import load_ruleset
 
-    with tempfile.TemporaryDirectory(prefix="census-audit-localise-") as tmp:
-        data = args.data
-        if data is None:
-            from audit_engine.synth import SynthConfig, generate
-
-            data = Path(tmp)
-            generate(SynthConfig(persons=args.persons, seed=args.seed), data)
+    with county(args.persons, args.seed, args.data) as data:
         rs = load_ruleset()
         frames = build_frames(*read_synthetic(data))
         dups = dataset_duplicates(rs, frames.persons)
@@ -110,5 +108,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     main()

@@ -11,17 +11,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-def _vmhwm_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from benchmarks.common import county, peak_rss_mb  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,13 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     from rules.frames import build_frames, records
     from rules.ruleset import load_ruleset
 
-    with tempfile.TemporaryDirectory(prefix="census-audit-rules-") as tmp:
-        data = args.data
-        if data is None:
-            from audit_engine.synth import SynthConfig, generate
-
-            data = Path(tmp)
-            generate(SynthConfig(persons=args.persons, seed=1), data)
+    with county(args.persons, 1, args.data) as data:
         rs = load_ruleset()
         persons, households, deaths = read_synthetic(data)
         t0 = time.perf_counter()
@@ -66,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
               f"({person_evals:,} person-rule)")
         print(f"  runs {', '.join(f'{t:.2f}' for t in times)} s; median {med:.2f} s = "
               f"{evaluations / med / 1e6:.1f} M evaluations/s (target >= 10 M person-rule evaluations/s); "
-              f"frames built in {t_frames:.1f} s; peak RSS {_vmhwm_mb():.0f} MB")
+              f"frames built in {t_frames:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
 
         # row by row on a sample of whole households, same rules
         keep = set(frames.persons["household_key"].iloc[: args.sample])
@@ -99,5 +89,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     main()
