@@ -13,7 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -244,3 +246,41 @@ class LedgerEntry(Base):
     result: Mapped[str] = mapped_column(Text)            # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Sample(Base):
+    """A sealed PES sample: the design and frame hashes, the seed and the selection's hash.
+    ``sample verify`` redraws from these and must get the same selection."""
+
+    __tablename__ = "samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    design: Mapped[str] = mapped_column(Text)            # canonical JSON of the parsed design
+    design_hash: Mapped[str] = mapped_column(String(64))
+    frame_hash: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    selection_hash: Mapped[str] = mapped_column(String(64))
+    units: Mapped[int] = mapped_column(Integer)
+    replicate_scale: Mapped[str] = mapped_column(Text)   # JSON list, one per replicate
+    operator: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class SampleUnit(Base):
+    """A selected enumeration area with its inclusion probability, weight and replicate weights."""
+
+    __tablename__ = "sample_units"
+    __table_args__ = (UniqueConstraint("sample_id", "unit_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(20))
+    stratum: Mapped[str] = mapped_column(String(80))
+    psu: Mapped[str] = mapped_column(String(20))
+    stage1_pi: Mapped[float] = mapped_column(Float)
+    pi: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    certainty: Mapped[bool] = mapped_column(Boolean)
+    stratum_psus: Mapped[int] = mapped_column(Integer)   # N_h, for the finite population correction
+    stratum_sample: Mapped[int] = mapped_column(Integer)  # n_h
+    replicate_weights: Mapped[str] = mapped_column(Text)  # JSON list, one per replicate
