@@ -41,7 +41,8 @@ units ``n`` (with replacement; times ``1 - n / N_hat`` when the design has an ``
     v_srs = N_hat^2 * (1 - n / N_hat) * s_u^2 / n,
     s_u^2 = n / (n - 1) * sum_k w_k (u_k - ubar_w)^2 / sum_k w_k,   ubar_w = weighted mean of u,
 
-which is R survey's ``deff=TRUE`` for means and totals (``svyvar`` / n, times ``(N_hat - n) / N_hat``).
+which is R survey's ``deff="replace"`` for means and totals without an fpc and its ``deff=TRUE``
+(``svyvar`` / n, times ``(N_hat - n) / N_hat``) with one.
 """
 
 from __future__ import annotations

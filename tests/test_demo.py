@@ -16,8 +16,10 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 9     # 7 loads, check, quality
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 11    # 7 loads, check, quality, sample, sample verify
     assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
+    smp = data["sample"]
+    assert smp["verified"] is True and 2 * smp["strata"] <= smp["units"] < smp["frame_units"]
     with open(out / "data" / "census" / "persons.csv", encoding="utf-8") as f:
         persons = list(csv.DictReader(f))
     assert data["store_counts"]["persons"]["census"] == len(persons)

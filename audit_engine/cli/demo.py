@@ -1,7 +1,9 @@
 """``census-audit demo``: the whole pipeline on a synthetic county, in a fresh folder.
 
 Steps grow as the engine does: synth -> init -> load (areas, enumerators, census, PES) ->
-check -> quality indices -> ledger verify; later issues add sample -> link -> estimate -> report.
+check -> quality indices -> PES sample (sealed) -> sample verify -> ledger verify; later issues
+add link -> estimate -> report. The synthetic PES enumerates every EA, so whichever EAs the sealed
+sample selects, their PES records exist (the estimation step keeps only those).
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
     quality_path.write_text(json.dumps(quality, ensure_ascii=False, indent=1, default=str), "utf-8")
     append(engine, operator=operator, command="quality", params={"source": "census", "by": "township"},
            result={"persons": quality["overall"]["persons"], "groups": len(quality["groups"])})
+    from sampling.design import load_design
+    from sampling.draw import draw
+    from sampling.store import read_frame, save_sample, verify_sample
+
+    design = load_design()
+    drawn = step(f"PES sample ({design.name}, seed {seed})", lambda: draw(design, read_frame(engine, design), seed))
+    sample_id = save_sample(engine, design, seed, drawn, operator)
+    sealed = step("sample verify", lambda: verify_sample(engine, operator, sample_id))
     v = step("ledger verify", lambda: verify(engine))
     data = {
         "out": str(out_dir), "store": make_engine(url).url.render_as_string(hide_password=True),
@@ -95,6 +105,9 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
                   "fails_by_severity": {s: sum(r["fails"] for r in chk.rules if r["severity"] == s)
                                         for s in ("error", "warning", "info")}},
         "quality": str(quality_path),
+        "sample": {"sample_id": sample_id, "design": design.name, "seed": seed, "units": len(drawn.units),
+                   "strata": int((drawn.strata["n_h"] > 0).sum()), "frame_units": int(drawn.strata["N_h"].sum()),
+                   "selection_hash": drawn.selection_hash, "verified": sealed.ok},
     }
     lines = [f"demo finished in {sum(s['seconds'] for s in steps):.1f} s",
              f"  synthetic data : {data_dir}", f"  store          : {data['store']}"]
@@ -103,6 +116,8 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
                  f"({data['check']['fails_by_severity']['error']:,} errors, "
                  f"{data['check']['fails_by_severity']['warning']:,} warnings)")
     lines.append(f"  quality indices: {quality_path}")
+    lines.append(f"  PES sample     : {len(drawn.units)} of {data['sample']['frame_units']} EAs in "
+                 f"{data['sample']['strata']} strata, sealed {drawn.selection_hash[:16]}…, verified={sealed.ok}")
     lines.append(f"  ledger         : {v.entries} entries, intact={v.ok}, head {v.head_hash}")
     lines.append(f"  ground truth   : {data_dir / 'truth'}")
     emit(data, as_json, "\n".join(lines))

@@ -78,14 +78,21 @@ def verify(app: AppContext, sample_id: int | None, as_json: bool) -> None:
 @click.option("--deff", type=float, default=2.0, show_default=True, help="Design effect of the EA cluster sample.")
 @click.option("--persons-per-ea", type=float, default=260.0, show_default=True)
 @click.option("--population-eas", type=int, help="EAs in the frame (finite population correction).")
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option("--nonresponse", type=float, default=0.0, show_default=True, help="Expected share of EAs lost.")
 @click.option("--json", "as_json", is_flag=True)
-def size(rate: float, moe: float, deff: float, persons_per_ea: float, population_eas: int | None, as_json: bool) -> None:
+def size(rate: float, moe: float, deff: float, persons_per_ea: float, population_eas: int | None,
+         confidence: float, nonresponse: float, as_json: bool) -> None:
     """How many enumeration areas the PES needs for a target margin of error."""
     from sampling.size import eas_needed
 
-    n = eas_needed(rate, moe, deff=deff, mean_persons_per_ea=persons_per_ea, population_eas=population_eas)
+    try:
+        n = eas_needed(rate, moe, deff=deff, mean_persons_per_ea=persons_per_ea, confidence=confidence,
+                       population_eas=population_eas, nonresponse=nonresponse)
+    except ValueError as exc:
+        raise UserError(f"sample size: {exc}") from exc
     emit({"eas": n, "rate": rate, "moe": moe, "deff": deff, "persons_per_ea": persons_per_ea,
-          "population_eas": population_eas}, as_json,
+          "population_eas": population_eas, "confidence": confidence, "nonresponse": nonresponse}, as_json,
          f"{n} enumeration areas for an omission rate near {rate:.2%} with a margin of ±{moe:.2%} (95%), "
          f"design effect {deff}, {persons_per_ea:.0f} persons per EA"
          + (f", {population_eas} EAs in the frame" if population_eas else ""))
