@@ -1,0 +1,130 @@
+"""One settings object drives block → compare → train → score → assign → threshold.
+
+:func:`link` is the whole unsupervised run for two tables (PES ↔ census persons);
+:func:`dedupe` the same within one table (duplicates in the census), without the one-to-one
+step — grouping duplicates into clusters is a later step's job. Each stage is its own module
+and can be called alone; this module only wires them and times them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit_engine.linkage.assign import one_to_one
+from audit_engine.linkage.blocking import BlockingRule, Candidates, block, random_pairs
+from audit_engine.linkage.compare import Comparer, ComparisonMatrix, ComparisonSpec
+from audit_engine.linkage.fellegi_sunter import Model, em, estimate_u, initial_model, match_weights, posterior
+from audit_engine.linkage.thresholds import Threshold, choose_threshold
+
+__all__ = ["LinkResult", "LinkSettings", "dedupe", "link"]
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """What to block on, what to compare, how to train and where to cut.
+
+    ``u_from_random_pairs`` (default): u is measured on ``random_pairs`` record pairs drawn from
+    all pairs, as Splink does, and held fixed while EM fits m and λ; off, EM fits u as well on
+    the candidate pairs (classic Fellegi–Sunter EM). ``expected_share`` only starts EM: the
+    share of the smaller table expected to have a match (PES: most persons; for a dedup, the
+    expected duplicate pairs per record). ``assign_floor``: pairs whose match weight is not above
+    it never link (0: at least as likely a match as not). ``target_fmr`` / ``target_fnmr``: the
+    error rates the threshold is chosen for (:func:`~audit_engine.linkage.thresholds.choose_threshold`).
+    """
+
+    rules: Sequence[BlockingRule]
+    comparisons: Sequence[ComparisonSpec]
+    u_from_random_pairs: bool = True
+    random_pairs: int = 1_000_000
+    target_fmr: float | None = 0.001
+    target_fnmr: float | None = None
+    one_to_one: bool = True
+    assign_floor: float = 0.0
+    expected_share: float = 0.5
+    seed: int = 0
+    max_iter: int = 200
+    tol: float = 1e-6
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """Everything a run produced, per candidate pair where it is an array."""
+
+    candidates: Candidates
+    comparisons: ComparisonMatrix
+    model: Model
+    weights: np.ndarray
+    posteriors: np.ndarray
+    linked: np.ndarray  # bool per candidate pair
+    threshold: Threshold
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def links(self) -> pd.DataFrame:
+        """The accepted pairs: positions, match weight and posterior, best first."""
+        i = np.flatnonzero(self.linked)
+        out = pd.DataFrame({"left": self.candidates.left[i], "right": self.candidates.right[i],
+                            "weight": self.weights[i], "posterior": self.posteriors[i]})
+        return out.sort_values("weight", ascending=False, ignore_index=True)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._t
+        self._t = now
+
+
+def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings) -> LinkResult:
+    """Unsupervised Fellegi–Sunter linkage of ``left`` with ``right`` (``None``: dedupe ``left``)."""
+    clock = _Clock()
+    dedup = right is None
+    cand = block(left, right, settings.rules)
+    clock.lap("block")
+    comparer = Comparer(settings.comparisons, left, right)
+    matrix = comparer(cand.left, cand.right)
+    clock.lap("compare")
+
+    names = matrix.names
+    smaller = cand.n_left if dedup else min(cand.n_left, cand.n_right)
+    guess = settings.expected_share * smaller
+    if settings.u_from_random_pairs:
+        rl, rr = random_pairs(cand.n_left, None if dedup else cand.n_right, settings.random_pairs, settings.seed)
+        u = estimate_u(comparer(rl, rr))
+        n_pop = cand.n_possible
+    else:
+        u, n_pop = None, len(cand)
+    clock.lap("u")
+    prior = float(np.clip(guess / max(n_pop, 1), 1e-9, 0.5))
+    model = em(matrix.levels, initial_model(names, matrix.n_levels, prior, u),
+               fix_u=settings.u_from_random_pairs, n_pairs=n_pop, max_iter=settings.max_iter, tol=settings.tol)
+    clock.lap("em")
+
+    weights = match_weights(model, matrix)
+    post = posterior(weights)
+    if settings.one_to_one and not dedup:
+        keep = one_to_one(cand.left, cand.right, weights, settings.assign_floor)
+    else:
+        keep = weights > settings.assign_floor
+    clock.lap("score+assign")
+
+    expected = model.prior * n_pop
+    if settings.one_to_one and not dedup:
+        expected = min(expected, smaller)
+    thr = choose_threshold(post[keep], settings.target_fmr, settings.target_fnmr, expected_matches=expected)
+    linked = keep & (post >= thr.posterior_min)
+    clock.lap("threshold")
+    return LinkResult(cand, matrix, model, weights, post, linked, thr, clock.seconds)
+
+
+def dedupe(table: pd.DataFrame, settings: LinkSettings) -> LinkResult:
+    """Duplicate pairs within one table (no one-to-one constraint)."""
+    return link(table, None, settings)
