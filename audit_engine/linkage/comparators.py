@@ -255,3 +255,8 @@ def date(left: np.ndarray, right: np.ndarray, years: Sequence[int] = (1, 10), fm
     out[lymd == rymd] = n_within + 4
     out[null] = NULL
     return out
+
+
+# --- registered elsewhere ----------------------------------------------------------------------
+# Chinese names (pinyin), citizen ID numbers, birth year-months: imported last so they register
+from audit_engine.linkage import chinese as _chinese  # noqa: E402, F401
