@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_load, bench_localise, bench_rules, bench_synth  # noqa: E402
+from benchmarks import bench_febrl, bench_load, bench_localise, bench_rules, bench_sample, bench_synth  # noqa: E402
 
 
 def main() -> None:
@@ -26,6 +26,11 @@ def main() -> None:
         bench_rules.main(["--data", tmp] + (["--repeat", "1", "--sample", "5000"] if args.quick else []))
     print("== error localisation (Fellegi-Holt), time per failing record")
     bench_localise.main(["--persons", "20000" if args.quick else "50000"])
+    print("== record linkage on FEBRL4 (issue: unsupervised F1 >= 0.999; Splink and recordlinkage side by side)")
+    bench_febrl.main(["--repeat", "1"] if args.quick else [])
+    print("== national PES draw (issue: <= 10 s from a 5,000,000-EA frame)")
+    bench_sample.main(["--eas", "500000", "--counties", "280", "--townships", "4000", "--total", "3000",
+                       "--repeat", "1"] if args.quick else [])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ from audit_engine.ledger.chain import canonical_json
 METHODS = ("srswor", "systematic", "pps_systematic", "pps_sampford")
 PPS = ("pps_systematic", "pps_sampford")
 ALLOCATIONS = ("proportional", "equal", "neyman", "fixed")
+#: JKn: one replicate per PSU (n x n for a one-stage sample, so for samples of up to a few thousand
+#: PSUs); bootstrap: 200 Rao-Wu replicates; none: no replicate weights (variance by linearisation),
+#: for national samples.
+REPLICATES = ("JKn", "bootstrap", "none")
 FRAME_COLUMNS = ("ea_code", "county_code", "township_code", "village_code", "urban_rural", "urban",
                  "households_listed", "persons_listed")
 BUNDLED = "pes_county.yaml"
@@ -62,7 +66,7 @@ class Design:
     sort: tuple[str, ...]
     stages: tuple[Stage, ...]
     allocation: Allocation
-    replicates: str = "JKn"
+    replicates: str = "JKn"        # JKn | bootstrap | none
 
     def as_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,9 +154,12 @@ def parse_design(doc: Any, name: str = "design", base: Path | None = None) -> De
     fixed = {str(k): int(v) for k, v in (a.get("sizes") or {}).items()}
     if method == "fixed" and not fixed:
         raise err("a fixed allocation lists sizes: {stratum key: n}")
-    replicates = str((doc.get("replicates") or {}).get("method", "JKn"))
-    if replicates not in ("JKn", "bootstrap"):
-        raise err("replicates method must be JKn or bootstrap")
+    reps = doc.get("replicates") or {}
+    if not isinstance(reps, dict) or set(reps) - {"method"}:
+        raise err("replicates is a mapping {method: JKn | bootstrap | none}")
+    replicates = str(reps.get("method", "JKn"))
+    if replicates not in REPLICATES:
+        raise err(f"replicates method must be one of {', '.join(REPLICATES)}")
     return Design(
         name=str(doc.get("design", name)), title=doc.get("title") or {}, frame_source=source, frame_unit=unit,
         size=size, strata=strata, sort=sort, stages=tuple(stages),

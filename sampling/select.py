@@ -82,9 +82,13 @@ def inclusion_probabilities(size: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
     x = _sizes(size, n)
     N = x.shape[0]
     certainty = np.zeros(N, dtype=bool)
-    pi = np.zeros(N)
     if n == 0:
+        return np.zeros(N), certainty
+    first = np.ascontiguousarray(x)   # as x[free] below: the same sum, bit for bit
+    pi = n * first / first.sum()      # the loop's first round; when no unit reaches 1 it is the answer
+    if pi.max() < 1.0 - 1e-12:
         return pi, certainty
+    pi = np.zeros(N)
     while True:
         rest = n - int(certainty.sum())
         free = ~certainty
@@ -133,6 +137,8 @@ def systematic(N: int, n: int, rng: np.random.Generator) -> Selection:
 def pps_systematic(size: np.ndarray, n: int, rng: np.random.Generator) -> Selection:
     """PPS systematic in list order, certainty units removed first (see module docstring)."""
     pi, certainty = inclusion_probabilities(size, n)
+    if not certainty.any():
+        return Selection(np.sort(_systematic_on(pi, rng)), pi, certainty)
     rest = np.flatnonzero(~certainty)
     chosen = rest[_systematic_on(pi[rest], rng)] if rest.size else rest
     index = np.sort(np.concatenate([np.flatnonzero(certainty), chosen])).astype(np.int64)
