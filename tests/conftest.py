@@ -69,3 +69,21 @@ def engine(db_url):
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def county30k(tmp_path_factory) -> Path:
+    """A 30,000-person synthetic county (seed 8), generated once for the sampler tests."""
+    from audit_engine.synth import SynthConfig, generate
+
+    out = tmp_path_factory.mktemp("county30k")
+    generate(SynthConfig(persons=30_000, seed=8), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def frame30k(county30k):
+    """Its enumeration-area frame (areas.csv, all columns as text)."""
+    import pandas as pd
+
+    return pd.read_csv(county30k / "areas.csv", dtype=str)

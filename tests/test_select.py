@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ from scipy.stats import chi2
 
 from audit_engine.codes import code_list
 from audit_engine.ledger.chain import canonical_json
-from audit_engine.synth import SynthConfig, generate
 from sampling import draw as draw_module
 from sampling.design import DesignError, bundled_path, load_design, parse_design
 from sampling.draw import draw, frame_hash, prepare_frame
@@ -330,18 +328,6 @@ def test_selection_errors_are_clear():
 
 
 # ------------------------------------------------------------------ the draw: reproducible and exact
-@pytest.fixture(scope="module")
-def county(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("county")
-    generate(SynthConfig(persons=30_000, seed=8), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def frame(county) -> pd.DataFrame:
-    return pd.read_csv(county / "areas.csv", dtype=str)
-
-
 TWO_STAGE = {"design": "two_stage", "frame": {"source": "store", "unit": "ea_code", "size": "persons_listed"},
              "strata": ["county_code"], "sort": ["ea_code"],
              "stages": [{"unit": "township_code", "method": "pps_sampford"},
@@ -361,11 +347,11 @@ FRAME_HASHES = {"bundled": "2b0c285a3a005060d81d6b2e26e2de9ff563c363821b466b14cc
                 "two_stage": "ad881a2114f27d9eb96c2b875f4e7712b14d61f91b495169000b333992b8f62a"}
 
 
-def test_draws_select_what_they_always_selected(frame):
+def test_draws_select_what_they_always_selected(frame30k):
     designs = {"bundled": load_design(), "two_stage": parse_design(TWO_STAGE)}
-    shuffled = frame.sample(frac=1.0, random_state=1)                       # row order of the frame is irrelevant
+    shuffled = frame30k.sample(frac=1.0, random_state=1)                       # row order of the frame is irrelevant
     for (name, seed), sealed in SEALED.items():
-        a, b = draw(designs[name], frame, seed), draw(designs[name], shuffled, seed)
+        a, b = draw(designs[name], frame30k, seed), draw(designs[name], shuffled, seed)
         assert a.selection_hash == sealed and a.frame_hash == FRAME_HASHES[name], (name, seed)
         assert b.selection_hash == sealed and b.frame_hash == FRAME_HASHES[name]
         assert_frame_equal(a.units, b.units)
@@ -406,14 +392,14 @@ def variant(**patch):
     return parse_design(doc)
 
 
-def test_vectorised_prepare_and_frame_hash_equal_the_row_by_row_definition(frame, monkeypatch):
-    holes = frame.copy()
+def test_vectorised_prepare_and_frame_hash_equal_the_row_by_row_definition(frame30k, monkeypatch):
+    holes = frame30k.copy()
     holes.loc[[3, 17, 40], "village_code"] = np.nan                          # missing values sort last
     holes.loc[[5, 70], "urban_rural"] = np.nan                               # missing is rural
     holes.loc[[1, 80], "township_code"] = np.nan                             # a stratum "nan|..."
-    wide = frame.copy()
+    wide = frame30k.copy()
     wide.loc[::7, "ea_code"] = wide.loc[::7, "ea_code"] + "区"               # non-ASCII unit codes
-    escaped = frame.copy()
+    escaped = frame30k.copy()
     escaped.loc[9, "village_code"] = escaped.loc[9, "village_code"] + '"\\'  # a value JSON escapes
     designs = [load_design(),
                variant(strata=["village_code", "urban"],                     # collapses down to '*'
@@ -422,27 +408,27 @@ def test_vectorised_prepare_and_frame_hash_equal_the_row_by_row_definition(frame
                parse_design(TWO_STAGE)]
     monkeypatch.setattr(draw_module, "_HASH_CHUNK", 7)                       # the hash assembled in many pieces
     for design in designs:
-        for f in (frame, holes, wide, escaped, frame.sample(frac=1.0, random_state=2)):
+        for f in (frame30k, holes, wide, escaped, frame30k.sample(frac=1.0, random_state=2)):
             got, want = prepare_frame(f, design), reference_prepare(f, design)
             assert_frame_equal(got, want, check_exact=True)
             assert frame_hash(got, design) == reference_frame_hash(want, design)
             assert draw(design, f, 3).frame_hash == reference_frame_hash(want, design)
-    assert "*" in set(prepare_frame(frame, designs[1])["stratum"])
+    assert "*" in set(prepare_frame(frame30k, designs[1])["stratum"])
 
 
-def test_frame_checks_still_name_the_problem(frame):
+def test_frame_checks_still_name_the_problem(frame30k):
     d = load_design()
-    dup = frame.copy()
+    dup = frame30k.copy()
     dup.loc[3, "ea_code"] = dup.loc[4, "ea_code"]
     with pytest.raises(DesignError, match="repeats unit codes"):
         draw(d, dup, 1)
-    bad = frame.copy()
+    bad = frame30k.copy()
     bad.loc[3, "persons_listed"] = "n/a"
     with pytest.raises(DesignError, match="missing or not positive for 1 unit"):
         draw(d, bad, 1)
     with pytest.raises(DesignError, match=r"no column\(s\) \['village_code'\]"):
-        draw(d, frame.drop(columns="village_code"), 1)
-    span = frame.copy()
+        draw(d, frame30k.drop(columns="village_code"), 1)
+    span = frame30k.copy()
     span.loc[0, "county_code"] = "999999"
     with pytest.raises(DesignError, match="must lie within one stratum"):
         draw(parse_design(TWO_STAGE), span, 1)
@@ -459,25 +445,25 @@ def test_replicates_none_in_the_design():
             variant(replicates=bad)
 
 
-def test_replicates_none_draws_the_same_sample_without_weights(frame, county, engine):
+def test_replicates_none_draws_the_same_sample_without_weights(frame30k, county30k, engine):
     from audit_engine.io.load import load_file
     from sampling.store import load_sample, read_frame, save_sample, verify_sample
 
     jkn, none = load_design(), variant(replicates={"method": "none"})
-    a, b = draw(jkn, frame, 11), draw(none, frame, 11)
+    a, b = draw(jkn, frame30k, 11), draw(none, frame30k, 11)
     assert a.selection_hash == b.selection_hash and a.units.equals(b.units)   # replicates never touch the selection
     assert b.replicate_weights.shape == (len(b.units), 0) and b.replicate_scale.shape == (0,)
     assert none.content_hash != jkn.content_hash
     # sealed and verified like any other sample
-    load_file(engine, county / "areas.csv", "reference", operator="t")
+    load_file(engine, county30k / "areas.csv", "reference", operator="t")
     drawn = draw(none, read_frame(engine, none), 7)
     sid = save_sample(engine, none, 7, drawn, "sup")
     assert load_sample(engine, sid).replicate_weights.shape == (len(drawn.units), 0)
     assert verify_sample(engine, "auditor", sid).ok
 
 
-def test_jkn_refuses_a_sample_too_large_for_its_n_by_n_weights(frame, monkeypatch):
+def test_jkn_refuses_a_sample_too_large_for_its_n_by_n_weights(frame30k, monkeypatch):
     monkeypatch.setattr(draw_module, "JKN_MAX_CELLS", 20 * 20)
     with pytest.raises(DesignError, match=r"JKn replicate weights for \d+ units .* GB\); .* \{method: none\}"):
-        draw(load_design(), frame, 11)
-    assert draw(variant(replicates={"method": "bootstrap"}), frame, 11).replicate_weights.shape[1] == 200
+        draw(load_design(), frame30k, 11)
+    assert draw(variant(replicates={"method": "bootstrap"}), frame30k, 11).replicate_weights.shape[1] == 200
