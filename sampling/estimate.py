@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 __all__ = [
     "Estimate",
@@ -60,6 +60,7 @@ __all__ = [
     "design_df",
     "domain",
     "mean",
+    "proportion_ci",
     "ratio",
     "replicate_variance",
     "taylor_variance",
@@ -212,6 +213,79 @@ class Estimate:
     def cv(self) -> float:
         """Coefficient of variation se / |value|."""
         return self.se / abs(self.value) if self.value != 0 else float("inf")
+
+
+PROPORTION_CI_METHODS = ("beta", "logit", "wald")
+
+
+def proportion_ci(est: Estimate, level: float = 0.95, method: str = "beta",
+                  n: int | None = None) -> tuple[float, float]:
+    """Confidence interval for a proportion ``est.value`` in [0, 1] with design variance
+    ``est.variance`` and design degrees of freedom ``est.df`` — R survey's ``svyciprop``.
+
+    ``method="beta"`` (default; ``svyciprop(method="beta")``, Korn & Graubard 1998, *Survey
+    Methodology* 24, 193-201): the Clopper-Pearson interval on the effective sample size.
+    With ``alpha = 1 - level`` and ``p = est.value``::
+
+        n_eff = p (1 - p) / variance                                    (effective n)
+        n_eff = n_eff * (t_{n-1}(alpha/2) / t_df(alpha/2))^2             (df adjustment)
+        low   = Beta^-1(alpha/2;     n_eff p,     n_eff (1 - p) + 1)
+        high  = Beta^-1(1 - alpha/2; n_eff p + 1, n_eff (1 - p))
+
+    ``n`` is the number of observations (R's ``nrow(design)``); ``n=None`` takes the limit
+    ``n -> inf`` (normal quantile in the numerator, which is what ``t_{n-1}`` is for the
+    thousands of persons of a PES). ``df=None`` on the estimate uses the normal quantile in the
+    denominator. Edge cases (where R returns NaN): when ``p`` is 0 or 1 or the variance is 0,
+    Korn & Graubard's rule ``n_eff = n`` (before the df adjustment) is used, which needs ``n``;
+    without it the interval is ``(p, p)``. ``low`` is 0 at ``p = 0`` and ``high`` 1 at ``p = 1``.
+    For an SRS-like estimate (variance ``p (1 - p) / n``, ``df = n - 1``) the interval is
+    exactly Clopper-Pearson for ``x = n p`` successes in ``n`` trials. The interval is
+    asymmetric (longer on the side away from 0 or 1), which is what a right-skewed cluster
+    estimate of a small rate needs.
+
+    ``method="logit"`` (``svyciprop(method="logit")``): a Wald interval on the logit scale,
+    back-transformed; the logit's standard error by the delta method ``se / (p (1 - p))``,
+    quantile from ``t_df``::
+
+        expit(logit(p) -/+ t_df(1 - alpha/2) * se / (p (1 - p)))
+
+    (``(p, p)`` when ``p`` is 0 or 1 or ``se`` is 0.)
+
+    ``method="wald"``: :meth:`Estimate.ci` (``p -/+ t_df se``), not clipped to [0, 1].
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError("level must be in (0, 1)")
+    if method not in PROPORTION_CI_METHODS:
+        raise ValueError(f"method must be one of {PROPORTION_CI_METHODS}, not {method!r}")
+    if method == "wald":
+        return est.ci(level)
+    p, var = float(est.value), float(est.variance)
+    if not (0.0 <= p <= 1.0) or not np.isfinite(var) or var < 0:
+        raise ValueError(f"not a proportion with a variance: value {p}, variance {var}")
+    alpha = 1.0 - level
+    df = est.df if est.df is not None and est.df > 0 else None
+    q_df = float(stats.t.ppf(1.0 - alpha / 2.0, df)) if df is not None else float(stats.norm.ppf(1.0 - alpha / 2.0))
+    if method == "logit":
+        if p <= 0.0 or p >= 1.0 or var == 0.0:
+            return (p, p)
+        half = q_df * np.sqrt(var) / (p * (1.0 - p))
+        lp = float(np.log(p / (1.0 - p)))
+        return (float(special.expit(lp - half)), float(special.expit(lp + half)))
+    # beta (Korn-Graubard)
+    if p <= 0.0 or p >= 1.0 or var == 0.0:
+        if n is None:
+            return (p, p)
+        n_eff = float(n)
+    else:
+        n_eff = p * (1.0 - p) / var
+    if n is not None and n < 2:
+        raise ValueError("n must be at least 2")
+    q_n = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1)) if n is not None else float(stats.norm.ppf(1.0 - alpha / 2.0))
+    n_eff *= (q_n / q_df) ** 2
+    x = n_eff * p
+    low = float(stats.beta.ppf(alpha / 2.0, x, n_eff - x + 1.0)) if x > 0 else 0.0
+    high = float(stats.beta.ppf(1.0 - alpha / 2.0, x + 1.0, n_eff - x)) if n_eff - x > 0 else 1.0
+    return (low, high)
 
 
 # --------------------------------------------------------------------------- variance kernels

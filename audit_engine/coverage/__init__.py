@@ -4,11 +4,13 @@ erroneous enumeration, duplication) with replicate (JKn) variances. See ``docs/c
 
 from audit_engine.coverage.dse import (
     AGE_GROUPS,
+    PROPORTIONS,
     CensusCounts,
     CoverageResult,
     ESample,
     PSample,
     PSUReplicates,
+    coverage_ci,
     dse,
     post_stratum,
 )
@@ -19,7 +21,9 @@ __all__ = [
     "CoverageResult",
     "ESample",
     "PSUReplicates",
+    "PROPORTIONS",
     "PSample",
+    "coverage_ci",
     "dse",
     "post_stratum",
 ]

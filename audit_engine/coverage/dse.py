@@ -26,6 +26,11 @@ Empty post-strata: a post-stratum whose matched weight ``M_g`` or E-sample weigh
 (in the full sample *or in any replicate*) while it has a census count or P-sample persons makes
 :func:`dse` raise ``ValueError`` naming it; collapse post-strata (a coarser ``post_stratum``
 mapping) before estimating. No automatic collapsing is done.
+
+Intervals: the rates that are proportions (omission, erroneous enumeration, duplication) get the
+Korn-Graubard (``"beta"``, default), logit or Wald interval of
+:func:`sampling.estimate.proportion_ci` (``dse(..., ci_method=...)``); ``N`` and the net
+undercount get the Student-t interval with the design df.
 """
 
 from __future__ import annotations
@@ -36,15 +41,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sampling.estimate import Estimate
+from sampling.estimate import Estimate, proportion_ci
 
 __all__ = [
     "AGE_GROUPS",
     "CensusCounts",
     "CoverageResult",
     "ESample",
+    "PROPORTIONS",
     "PSUReplicates",
     "PSample",
+    "coverage_ci",
     "dse",
     "post_stratum",
 ]
@@ -169,28 +176,77 @@ def _check(obj, cols, weight: str = "weight") -> None:
         object.__setattr__(obj, c, a)
 
 
+PROPORTIONS = ("omission", "erroneous", "duplication")
+CI_METHODS = ("beta", "logit", "wald")
+LEVELS = ("overall", "stratum", "post_stratum")
+
+
+def coverage_ci(est: Estimate, stat: str, method: str = "beta", level: float = 0.95,
+                n: int | None = None) -> tuple[float, float]:
+    """The interval of one coverage statistic: the rates that are proportions (``PROPORTIONS``)
+    by :func:`sampling.estimate.proportion_ci` with ``method`` (``n``: the unweighted number of
+    sample persons / records in the rate's denominator), ``N`` and ``net_undercount`` by the
+    Student-t interval :meth:`Estimate.ci` whatever ``method``."""
+    if method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {method!r}")
+    if stat in PROPORTIONS:
+        return proportion_ci(est, level, method, n=n)
+    return est.ci(level)
+
+
 @dataclass(frozen=True)
 class CoverageResult:
     """Estimates keyed by statistic (``RATES``): ``overall[stat]``, ``by_stratum[h][stat]``,
     ``by_post_stratum[g][stat]``; ``census`` is C (overall). ``factors``: per post-stratum the
-    coverage correction factor ``N_g / C_g`` (full sample)."""
+    coverage correction factor ``N_g / C_g`` (full sample).
+
+    Intervals: :meth:`ci` (and the ``ci_low`` / ``ci_high`` columns of :meth:`table`) use
+    ``ci_method`` for the omission, erroneous enumeration and duplication rates (``"beta"``,
+    Korn-Graubard, by default; ``"logit"``; ``"wald"``) and the t interval for ``N`` and
+    ``net_undercount``. ``n_obs[(level, domain)]`` holds the unweighted P-sample (``"p"``) and
+    E-sample (``"e"``) sizes of each domain, the ``n`` of the Korn-Graubard df adjustment."""
 
     overall: dict[str, Estimate]
     by_stratum: dict[object, dict[str, Estimate]]
     by_post_stratum: dict[object, dict[str, Estimate]]
     census: float
     factors: dict[object, float] = field(default_factory=dict)
+    ci_method: str = "beta"
+    n_obs: dict[tuple[str, object], dict[str, int]] = field(default_factory=dict)
 
-    def table(self) -> pd.DataFrame:
-        """One row per (level, domain, statistic): value, se, ci_low, ci_high."""
+    def _domain(self, level: str, domain) -> dict[str, Estimate]:
+        if level == "overall":
+            return self.overall
+        if level == "stratum":
+            return self.by_stratum[domain]
+        if level == "post_stratum":
+            return self.by_post_stratum[domain]
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+
+    def ci(self, stat: str, level: str = "overall", domain=None, conf: float = 0.95,
+           method: str | None = None) -> tuple[float, float]:
+        """Interval of ``stat`` in a domain (``level`` "overall", "stratum" or "post_stratum";
+        ``domain`` the stratum / post-stratum label), at confidence ``conf``, by ``method``
+        (default the result's ``ci_method``)."""
+        est = self._domain(level, domain)[stat]
+        key = (level, "all" if level == "overall" else domain)
+        n = self.n_obs.get(key, {}).get("p" if stat == "omission" else "e")
+        return coverage_ci(est, stat, method or self.ci_method, conf, n=n)
+
+    def table(self, conf: float = 0.95) -> pd.DataFrame:
+        """One row per (level, domain, statistic): value, se, ci_low, ci_high, ci_method (the
+        interval's method: ``ci_method`` for the rates that are proportions, ``"t"`` for ``N``
+        and ``net_undercount``)."""
         rows = []
         for level, d in (("overall", {"all": self.overall}), ("stratum", self.by_stratum),
                          ("post_stratum", self.by_post_stratum)):
             for key, ests in d.items():
                 for stat, e in ests.items():
-                    lo, hi = e.ci()
-                    rows.append((level, key, stat, e.value, e.se, lo, hi))
-        return pd.DataFrame(rows, columns=["level", "domain", "statistic", "value", "se", "ci_low", "ci_high"])
+                    lo, hi = self.ci(stat, level, None if level == "overall" else key, conf)
+                    m = self.ci_method if stat in PROPORTIONS and self.ci_method != "wald" else "t"
+                    rows.append((level, key, stat, e.value, e.se, lo, hi, m))
+        return pd.DataFrame(rows, columns=["level", "domain", "statistic", "value", "se", "ci_low", "ci_high",
+                                           "ci_method"])
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -198,10 +254,14 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
 
 
-def dse(p: PSample, e: ESample, census: CensusCounts, reps: PSUReplicates) -> CoverageResult:
+def dse(p: PSample, e: ESample, census: CensusCounts, reps: PSUReplicates,
+        ci_method: str = "beta") -> CoverageResult:
     """Dual-system estimate of the population and the coverage rates, overall, per design
     stratum and per post-stratum, each an :class:`Estimate` with its replicate variance.
-    See the module docstring for the formulas and the domain conventions."""
+    See the module docstring for the formulas and the domain conventions. ``ci_method``: the
+    interval of the rates that are proportions in the result (:func:`coverage_ci`)."""
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
     strata = pd.Index(pd.unique(np.concatenate([_arr(census.stratum, object), _arr(p.stratum, object),
                                                 _arr(e.stratum, object)])))
     posts = pd.Index(pd.unique(np.concatenate([_arr(census.post_stratum, object), _arr(p.post_stratum, object),
@@ -261,4 +321,15 @@ def dse(p: PSample, e: ESample, census: CensusCounts, reps: PSUReplicates) -> Co
     by_post = {posts[g]: pack(stats(c_hg[:, g].sum(), pg[g], mg[g], eg[g], ceg[g], dg[g], n_g_hat[g]))
                for g in range(n_g)}
     factors = {posts[g]: float(factor[g, 0]) for g in range(n_g) if need[g]}
-    return CoverageResult(overall, by_stratum, by_post, c_total, factors)
+
+    def counts(sample) -> np.ndarray:
+        k = np.zeros(n_h * n_g)
+        np.add.at(k, cells(sample.stratum, sample.post_stratum), 1.0)
+        return k.reshape(n_h, n_g)
+
+    kp, ke = counts(p), counts(e)
+    n_obs = {("overall", "all"): {"p": int(kp.sum()), "e": int(ke.sum())}}
+    n_obs.update({("stratum", strata[h]): {"p": int(kp[h].sum()), "e": int(ke[h].sum())} for h in range(n_h)})
+    n_obs.update({("post_stratum", posts[g]): {"p": int(kp[:, g].sum()), "e": int(ke[:, g].sum())}
+                  for g in range(n_g)})
+    return CoverageResult(overall, by_stratum, by_post, c_total, factors, ci_method, n_obs)

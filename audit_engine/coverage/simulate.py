@@ -1,8 +1,15 @@
 """Coverage estimation on a synthetic county with known truth: the evaluation behind
 ``benchmarks/sim_coverage.py`` and ``tests/test_coverage.py``.
 
-Matching here comes from the generator's truth (a PES person is matched iff its true person has a
-census record), so the study measures the estimator and its variance alone, not the linkage.
+:func:`study` (many draws of the design on one county): matching comes from the generator's truth
+(a PES person is matched iff its true person has a census record), so it measures the estimator
+and its variance alone, not the linkage.
+
+:func:`linkage_seed` (one county per seed, one draw): the P-sample is matched by the linkage
+engine (:func:`audit_engine.linkage.link` with :func:`~audit_engine.linkage.census.pes_census_settings`)
+against the census persons of the search area, the townships of the sample EAs; the E-sample's
+correct / duplicate flags still come from the truth, standing for the field follow-up of the
+census records the PES did not match.
 """
 
 from __future__ import annotations
@@ -14,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from audit_engine.codes import code_list
-from audit_engine.coverage.dse import CensusCounts, ESample, PSample, PSUReplicates, dse, post_stratum
+from audit_engine.coverage.dse import (
+    CI_METHODS,
+    CensusCounts,
+    CoverageResult,
+    ESample,
+    PSample,
+    PSUReplicates,
+    dse,
+    post_stratum,
+)
 from sampling.design import Design
 from sampling.draw import draw, prepare_frame
 
@@ -69,46 +85,119 @@ def load_county(folder: Path, design: Design) -> County:
     return County(frame, census, pes, truth)
 
 
-def one_draw(c: County, design: Design, seed: int):
-    """Draw the design with ``seed`` and estimate: a :class:`CoverageResult`."""
-    drawn = draw(design, c.frame, seed)
+def _samples(c: County, drawn, matched: np.ndarray | None = None) -> tuple[PSample, ESample, CensusCounts,
+                                                                            PSUReplicates]:
+    """The DSE inputs of one draw; ``matched`` (per P-sample person of the draw, in ``c.pes``
+    order) replaces the truth's match status."""
     reps = PSUReplicates.from_drawn(drawn)
     w = drawn.units.set_index("psu")["weight"]
     st = drawn.units.set_index("psu")["stratum"]
     p = c.pes[c.pes["ea_code"].isin(w.index)]
     e = c.census[c.census["ea_code"].isin(w.index)]
+    m = p["matched"].to_numpy() if matched is None else np.asarray(matched)
     ps = PSample(w.reindex(p["ea_code"]).to_numpy(), st.reindex(p["ea_code"]).to_numpy(), p["ea_code"].to_numpy(),
-                 p["post_stratum"].to_numpy(), p["matched"].to_numpy())
+                 p["post_stratum"].to_numpy(), m)
     es = ESample(w.reindex(e["ea_code"]).to_numpy(), st.reindex(e["ea_code"]).to_numpy(), e["ea_code"].to_numpy(),
                  e["post_stratum"].to_numpy(), e["correct"].to_numpy(), e["duplicate"].to_numpy())
     cc = CensusCounts(c.census["stratum"].to_numpy(), c.census["post_stratum"].to_numpy(),
                       np.ones(len(c.census)))
-    return dse(ps, es, cc, reps), drawn
+    return ps, es, cc, reps
 
 
-def study(c: County, design: Design, seeds) -> pd.DataFrame:
-    """One row per (seed, statistic): estimate, se, ci, covered, truth."""
+def one_draw(c: County, design: Design, seed: int, ci_method: str = "beta"):
+    """Draw the design with ``seed`` and estimate: a :class:`CoverageResult` and the draw."""
+    drawn = draw(design, c.frame, seed)
+    return dse(*_samples(c, drawn), ci_method=ci_method), drawn
+
+
+def _rows(res: CoverageResult, truth: dict[str, float], methods, **extra) -> list[dict]:
+    """One dict per statistic: value, se, truth and per interval method m ``lo_m``, ``hi_m``,
+    ``covered_m``; ``ci_low`` / ``ci_high`` / ``covered`` are the result's own ``ci_method``."""
+    rows = []
+    for stat, e in res.overall.items():
+        t = truth[stat]
+        r = dict(extra, statistic=stat, value=e.value, se=e.se, truth=t)
+        for m in dict.fromkeys((res.ci_method, *methods)):
+            lo, hi = res.ci(stat, method=m)
+            r[f"lo_{m}"], r[f"hi_{m}"], r[f"covered_{m}"] = lo, hi, bool(lo <= t <= hi)
+        r["ci_low"], r["ci_high"], r["covered"] = r[f"lo_{res.ci_method}"], r[f"hi_{res.ci_method}"], \
+            r[f"covered_{res.ci_method}"]
+        rows.append(r)
+    return rows
+
+
+def study(c: County, design: Design, seeds, ci_method: str = "beta", methods=CI_METHODS) -> pd.DataFrame:
+    """One row per (seed, statistic): estimate, se, truth, and the interval and whether it covers
+    the truth for ``ci_method`` (``ci_low``, ``ci_high``, ``covered``) and for each of
+    ``methods`` (``lo_m``, ``hi_m``, ``covered_m``; N and net undercount: the t interval)."""
     rows = []
     for seed in seeds:
-        res, drawn = one_draw(c, design, seed)
-        for stat, e in res.overall.items():
-            lo, hi = e.ci()
-            t = c.truth[stat]
-            rows.append((seed, len(drawn.units), stat, e.value, e.se, lo, hi, lo <= t <= hi, t))
-    return pd.DataFrame(rows, columns=["seed", "eas", "statistic", "value", "se", "ci_low", "ci_high",
-                                       "covered", "truth"])
+        res, drawn = one_draw(c, design, seed, ci_method)
+        rows += _rows(res, c.truth, methods, seed=seed, eas=len(drawn.units))
+    return pd.DataFrame(rows)
 
 
 def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    g = runs.groupby("statistic", sort=False)
+    """Per statistic: mean truth, mean estimate, bias (mean of estimate - truth, relative to the
+    mean truth), empirical SD of the error (estimate - truth; the SD of the estimates when the
+    truth is fixed), mean se, intervals covering (``covered`` and each ``covered_m``), runs."""
+    g = runs.assign(err=runs["value"] - runs["truth"]).groupby("statistic", sort=False)
     out = pd.DataFrame({
-        "truth": g["truth"].first(),
+        "truth": g["truth"].mean(),
         "mean_est": g["value"].mean(),
-        "bias": g["value"].mean() - g["truth"].first(),
-        "emp_sd": g["value"].std(ddof=1),
+        "bias": g["err"].mean(),
+        "emp_sd": g["err"].std(ddof=1),
         "mean_se": g["se"].mean(),
         "covered": g["covered"].sum(),
-        "draws": g.size(),
     })
+    for col in runs.columns:
+        if col.startswith("covered_"):
+            out[col] = g[col].sum()
+    out["draws"] = g.size()
     out["rel_bias"] = out["bias"] / out["truth"]
     return out
+
+
+def linkage_seed(folder: Path, design: Design, seed: int, ci_method: str = "beta",
+                 methods=CI_METHODS) -> tuple[list[dict], dict]:
+    """One synthetic county (in ``folder``) and one draw of ``design`` with ``seed``; the
+    P-sample's match status from the linkage engine.
+
+    P-sample: the valid PES persons (true status ``resident``, no record-level error) in the
+    sample EAs, linked one-to-one against the census persons of the search area — every census
+    person in the townships of the sample EAs (``township_code`` of ``areas.csv``, the first 9
+    characters of the EA code); matched = linked. E-sample: every census record in the sample
+    EAs, ``correct`` / ``duplicate`` from the truth (standing for the field follow-up of the
+    census records the PES did not match). Returns the rows of :func:`_rows` (``ci_method`` and
+    ``methods``) with ``seed`` and a dict of linkage scores and sizes; the rows also carry the
+    truth-matched estimate (``value_truth_match``) to separate the linkage's error from the
+    sampling's.
+    """
+    from audit_engine.linkage import link
+    from audit_engine.linkage.census import person_keys, pes_census_settings, truth_scores
+
+    c = load_county(folder, design)
+    drawn = draw(design, c.frame, seed)
+    eas = set(drawn.units["psu"])
+    towns = set(c.frame.set_index("ea_code")["township_code"].reindex(sorted(eas)))
+    in_town = c.frame.loc[c.frame["township_code"].isin(towns), "ea_code"]
+    cen = pd.read_csv(folder / "census" / "persons.csv", dtype=str, keep_default_na=False)
+    cen = cen[cen["ea_code"].isin(set(in_town))].reset_index(drop=True)
+    pes_all = pd.read_csv(folder / "pes" / "persons.csv", dtype=str, keep_default_na=False)
+    p_ids = c.pes.loc[c.pes["ea_code"].isin(eas), "person_id"]
+    pes = pes_all.set_index("person_id").loc[p_ids.to_numpy()].reset_index()
+    res = link(person_keys(pes), person_keys(cen), pes_census_settings())
+    records = pd.read_csv(folder / "truth" / "records.csv", dtype=str, keep_default_na=False)
+    sc = truth_scores(res, pes, cen, records)
+    linked = np.zeros(len(pes), dtype=bool)
+    linked[res.links()["left"].to_numpy()] = True
+    out = dse(*_samples(c, drawn, linked), ci_method=ci_method)
+    by_truth = dse(*_samples(c, drawn), ci_method=ci_method)
+    rows = _rows(out, c.truth, methods, seed=seed, eas=len(eas))
+    for r in rows:
+        r["value_truth_match"] = by_truth.overall[r["statistic"]].value
+    info = dict(seed=seed, eas=len(eas), townships=len(towns), townships_county=c.frame["township_code"].nunique(),
+                pes_persons=len(pes), census_search=len(cen), precision=sc.precision, recall=sc.recall,
+                tp=sc.true_positives, fp=sc.false_positives, fn=sc.false_negatives,
+                link_seconds=float(sum(res.seconds.values())))
+    return rows, info
