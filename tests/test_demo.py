@@ -16,10 +16,14 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 11    # 7 loads, check, quality, sample, sample verify
+    # 7 loads, check, quality, sample, sample verify, link duplicates, link pes, estimate
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 14
     assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
     smp = data["sample"]
     assert smp["verified"] is True and 2 * smp["strata"] <= smp["units"] < smp["frame_units"]
+    assert data["link"]["matches"] > 0.9 * data["link"]["pes_persons"]
+    om = data["estimate"]["overall"]["omission"]
+    assert 0 <= om["ci_low"] <= om["value"] <= om["ci_high"] < 0.2
     with open(out / "data" / "census" / "persons.csv", encoding="utf-8") as f:
         persons = list(csv.DictReader(f))
     assert data["store_counts"]["persons"]["census"] == len(persons)

@@ -1,9 +1,10 @@
 """``census-audit demo``: the whole pipeline on a synthetic county, in a fresh folder.
 
 Steps grow as the engine does: synth -> init -> load (areas, enumerators, census, PES) ->
-check -> quality indices -> PES sample (sealed) -> sample verify -> ledger verify; later issues
-add link -> estimate -> report. The synthetic PES enumerates every EA, so whichever EAs the sealed
-sample selects, their PES records exist (the estimation step keeps only those).
+check -> quality indices -> PES sample (sealed) -> sample verify -> link duplicates -> link pes ->
+estimate -> ledger verify; later issues add review statistics and reports. The synthetic PES
+enumerates every EA, so whichever EAs the sealed sample selects, their PES records exist (the
+PES linkage reads only those).
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
     drawn = step(f"PES sample ({design.name}, seed {seed})", lambda: draw(design, read_frame(engine, design), seed))
     sample_id = save_sample(engine, design, seed, drawn, operator)
     sealed = step("sample verify", lambda: verify_sample(engine, operator, sample_id))
+    from audit_engine.pes.duplicates import run_link_duplicates
+    from audit_engine.pes.estimating import run_estimate
+    from audit_engine.pes.linking import run_link_pes
+
+    dup = step("link duplicates (whole census)", lambda: run_link_duplicates(engine, operator))
+    linked = step("link pes (sample EAs, township search area)", lambda: run_link_pes(engine, operator))
+    est = step("estimate (dual-system, JKn)", lambda: run_estimate(engine, operator))
     v = step("ledger verify", lambda: verify(engine))
     data = {
         "out": str(out_dir), "store": make_engine(url).url.render_as_string(hide_password=True),
@@ -108,6 +116,11 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
         "sample": {"sample_id": sample_id, "design": design.name, "seed": seed, "units": len(drawn.units),
                    "strata": int((drawn.strata["n_h"] > 0).sum()), "frame_units": int(drawn.strata["N_h"].sum()),
                    "selection_hash": drawn.selection_hash, "verified": sealed.ok},
+        "duplicates": {"run_id": dup.run_id, "pairs": dup.pairs, "clusters": dup.clusters,
+                       "extra_records": dup.extra_records},
+        "link": {"run_id": linked.run_id, "pes_persons": linked.pes_persons, "matches": linked.matches,
+                 "possible": linked.possible, "review_items": linked.review_items, "e_sample": linked.e_sample},
+        "estimate": {"run_id": est.run_id, "overall": est.overall},
     }
     lines = [f"demo finished in {sum(s['seconds'] for s in steps):.1f} s",
              f"  synthetic data : {data_dir}", f"  store          : {data['store']}"]
@@ -118,6 +131,14 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
     lines.append(f"  quality indices: {quality_path}")
     lines.append(f"  PES sample     : {len(drawn.units)} of {data['sample']['frame_units']} EAs in "
                  f"{data['sample']['strata']} strata, sealed {drawn.selection_hash[:16]}…, verified={sealed.ok}")
+    lines.append(f"  duplicates     : run {dup.run_id}, {dup.clusters:,} clusters, {dup.extra_records:,} extra records")
+    lines.append(f"  PES linkage    : run {linked.run_id}, {linked.matches:,} of {linked.pes_persons:,} PES persons "
+                 f"matched, {linked.possible:,} possible, {linked.review_items:,} review items")
+    o = est.overall
+    lines.append(f"  coverage       : run {est.run_id}, omission {o['omission']['value']:.2%} "
+                 f"(95% CI {o['omission']['ci_low']:.2%}–{o['omission']['ci_high']:.2%}), net undercount "
+                 f"{o['net_undercount']['value']:.2%} ({o['net_undercount']['ci_low']:.2%}–"
+                 f"{o['net_undercount']['ci_high']:.2%})")
     lines.append(f"  ledger         : {v.entries} entries, intact={v.ok}, head {v.head_hash}")
     lines.append(f"  ground truth   : {data_dir / 'truth'}")
     emit(data, as_json, "\n".join(lines))

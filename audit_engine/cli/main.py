@@ -62,7 +62,19 @@ def cli(ctx: click.Context, db: str | None, operator_opt: str | None, debug: boo
 
 
 def _register() -> None:
-    from audit_engine.cli import check, demo, init, ledger, load, quality, sample, status, synth
+    from audit_engine.cli import (
+        check,
+        demo,
+        estimate,
+        init,
+        ledger,
+        link,
+        load,
+        quality,
+        sample,
+        status,
+        synth,
+    )
 
     cli.add_command(init.init)
     cli.add_command(load.load)
@@ -72,6 +84,8 @@ def _register() -> None:
     cli.add_command(check.check)
     cli.add_command(quality.quality)
     cli.add_command(sample.sample)
+    cli.add_command(link.link)
+    cli.add_command(estimate.estimate)
     cli.add_command(demo.demo)
 
 

@@ -284,3 +284,109 @@ class SampleUnit(Base):
     stratum_psus: Mapped[int] = mapped_column(Integer)   # N_h, for the finite population correction
     stratum_sample: Mapped[int] = mapped_column(Integer)  # n_h
     replicate_weights: Mapped[str] = mapped_column(Text)  # JSON list, one per replicate
+
+
+class LinkPair(Base):
+    """A record pair a link run kept: a match, or a possible match for clerical review.
+
+    ``kind``: ``pes`` (left a PES person, right a census person) or ``duplicate`` (both census
+    persons, left < right). ``levels``: the comparison levels as JSON ``{comparison: level}``, so
+    a reviewer sees why the pair scored what it did and reviewed pairs can retrain m and u.
+    Non-matches are not kept: a run's candidate pairs can number tens of millions.
+    """
+
+    __tablename__ = "link_pairs"
+    __table_args__ = (Index("ix_link_pairs_run_left", "run_id", "left_key"),
+                      Index("ix_link_pairs_run_right", "run_id", "right_key"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    left_key: Mapped[str] = mapped_column(Key)
+    right_key: Mapped[str] = mapped_column(Key)
+    left_ea: Mapped[str] = mapped_column(String(20))
+    right_ea: Mapped[str] = mapped_column(String(20))
+    weight: Mapped[float] = mapped_column(Float)
+    posterior: Mapped[float] = mapped_column(Float)
+    levels: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))      # match / possible
+    cluster: Mapped[int | None] = mapped_column(Integer)  # duplicate runs: the pair's cluster
+
+
+class ClusterMember(Base):
+    """A census record in a duplicate cluster: the kept record (the correct enumeration) or an
+    extra one (an erroneous duplicate), with why."""
+
+    __tablename__ = "cluster_members"
+    __table_args__ = (UniqueConstraint("run_id", "person_key"), Index("ix_cluster_members_run_cluster", "run_id", "cluster"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    cluster: Mapped[int] = mapped_column(Integer)
+    person_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(8))         # kept / extra
+    evidence: Mapped[str] = mapped_column(Text)          # JSON: ids, codes and numbers only
+
+
+class SampleStatus(Base):
+    """The outcome of a PES link run for one person of the sample EAs.
+
+    ``sample`` ``P``: a PES person — class ``matched`` / ``possible`` / ``not_matched`` /
+    ``invalid`` (not a resident at the standard time). ``sample`` ``E``: a census record —
+    class ``correct`` / ``duplicate`` / ``born_after`` / ``died_before`` / ``unresolved`` (to
+    field follow-up). ``other_key``: the person on the other side (the matched census record,
+    the PES person, or the kept record of a duplicate cluster)."""
+
+    __tablename__ = "sample_status"
+    __table_args__ = (UniqueConstraint("run_id", "sample", "person_key"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    sample: Mapped[str] = mapped_column(String(1))
+    person_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    cls: Mapped[str] = mapped_column(String(12))
+    other_key: Mapped[str | None] = mapped_column(Key)
+    evidence: Mapped[str] = mapped_column(Text)          # JSON: ids, codes and numbers only
+
+
+class ReviewItem(Base):
+    """Work for a QC officer: a possible match, a duplicate cluster, a census record needing
+    field follow-up. ``subject`` names it within its run (a PES person key, a cluster number,
+    a census person key); ``ea_code`` scopes it to the officer responsible.
+
+    A decision is written once: the update that decides requires ``status == 'open'``, so of
+    two officers deciding at the same time one wins and the other is told. ``decision`` values
+    per kind: pair ``match`` / ``non_match``; cluster ``duplicate`` / ``not_duplicate``;
+    follow-up ``correct`` / ``not_resident`` / ``fictitious`` / ``died_before`` / ``duplicate``."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("run_id", "kind", "subject"), Index("ix_review_items_status_ea", "status", "ea_code"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    kind: Mapped[str] = mapped_column(String(12))        # pair / cluster / followup
+    subject: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[str] = mapped_column(Text)           # JSON: ids, levels, weights; no personal data
+    status: Mapped[str] = mapped_column(String(10), default="open")   # open / decided
+    decision: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CoverageEstimate(Base):
+    """One figure of an estimate run: a statistic for a domain, with its standard error and
+    95 % interval — what reports show, to the digit."""
+
+    __tablename__ = "coverage_estimates"
+    __table_args__ = (UniqueConstraint("run_id", "level", "domain", "statistic"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))       # overall / stratum / post_stratum
+    domain: Mapped[str] = mapped_column(String(80))
+    statistic: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float] = mapped_column(Float)
+    se: Mapped[float] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)   # None: undefined (e.g. no variance)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    ci_method: Mapped[str] = mapped_column(String(8))
+    df: Mapped[int | None] = mapped_column(Integer)

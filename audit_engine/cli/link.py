@@ -1,0 +1,79 @@
+"""``census-audit link``: PES ↔ census linkage and duplicates inside the census."""
+
+from __future__ import annotations
+
+import click
+
+from audit_engine.cli.context import AppContext, UserError, emit, examples, progress_enabled
+
+
+def _say(as_json: bool):
+    show = progress_enabled(as_json)
+
+    def say(msg: str) -> None:
+        if show:
+            click.echo(f"  link: {msg}", err=True)
+    return say
+
+
+@click.group(epilog=examples("census-audit --operator sup.wang link duplicates",
+                             "census-audit --operator sup.wang link pes",
+                             "census-audit --operator sup.wang link pes --search-area village --json"))
+def link() -> None:
+    """Record linkage: the PES against the census, and duplicates inside the census."""
+
+
+@link.command(epilog=examples("census-audit --operator sup.wang link pes",
+                              "census-audit --operator sup.wang link pes --sample 2 --search-area village",
+                              "census-audit --operator sup.wang link pes --fmr 0.0005 --fnmr 0.002 --json"))
+@click.option("--sample", "sample_id", type=int, help="Sealed sample whose EAs are linked (default: the newest).")
+@click.option("--search-area", type=click.Choice(["ea", "village", "township", "county"]), default="township",
+              show_default=True, help="Census persons searched for each sample EA's PES persons.")
+@click.option("--fmr", type=float, default=0.001, show_default=True,
+              help="Target false-match rate: the upper threshold (matches).")
+@click.option("--fnmr", type=float, default=0.001, show_default=True,
+              help="Target false-non-match rate: the lower threshold; pairs between go to clerical review.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def pes(app: AppContext, sample_id: int | None, search_area: str, fmr: float, fnmr: float, as_json: bool) -> None:
+    """Link the PES persons of the sample EAs to the census; classify both samples; review items."""
+    from audit_engine.pes.linking import run_link_pes
+    from sampling.design import DesignError
+
+    engine = app.ready_engine()
+    try:
+        s = run_link_pes(engine, app.operator, sample_id=sample_id, search_area=search_area, target_fmr=fmr,
+                         target_fnmr=fnmr, progress=_say(as_json))
+    except (ValueError, DesignError) as exc:
+        raise UserError(f"link pes: {exc}") from exc
+    p, e = s.p_sample, s.e_sample
+    lines = [f"link pes run {s.run_id} (sample {s.sample_id}, search area {s.search_area}): {s.pes_persons:,} PES "
+             f"persons against {s.census_search_area:,} census persons, {s.candidates:,} candidate pairs, "
+             f"{s.seconds:.1f} s",
+             f"  matches {s.matches:,} (posterior ≥ {s.upper['posterior_min']:.4f}, est. false-match rate "
+             f"{s.upper['est_fmr']:.4%}); possible matches for review {s.possible:,} "
+             f"(posterior ≥ {s.lower['posterior_min']:.4f})",
+             "  P-sample: " + ", ".join(f"{k} {v:,}" for k, v in sorted(p.items())),
+             "  E-sample: " + ", ".join(f"{k} {v:,}" for k, v in sorted(e.items())),
+             f"  review items: {s.review_items:,}; duplicates from run {s.duplicates_run or '— (run link duplicates)'}"
+             + (f"; model refined with {s.reviewed_pairs_used} reviewed pairs" if s.reviewed_pairs_used else "")]
+    emit(s.to_dict(), as_json, "\n".join(lines))
+
+
+@link.command(epilog=examples("census-audit --operator sup.wang link duplicates",
+                              "census-audit --operator sup.wang link duplicates --fmr 0.0005 --json"))
+@click.option("--fmr", type=float, default=0.001, show_default=True, help="Target false-match rate.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def duplicates(app: AppContext, fmr: float, as_json: bool) -> None:
+    """Find persons enumerated twice in the whole census; cluster them; one review item per cluster."""
+    from audit_engine.pes.duplicates import run_link_duplicates
+
+    try:
+        s = run_link_duplicates(app.ready_engine(), app.operator, target_fmr=fmr, progress=_say(as_json))
+    except ValueError as exc:
+        raise UserError(f"link duplicates: {exc}") from exc
+    emit(s.to_dict(), as_json,
+         f"link duplicates run {s.run_id}: {s.persons:,} census persons, {s.candidates:,} candidate pairs, "
+         f"{s.pairs:,} duplicate pairs in {s.clusters:,} clusters ({s.extra_records:,} extra records, "
+         f"{s.weak_clusters:,} with a weak link); {s.review_items:,} review items; {s.seconds:.1f} s")
