@@ -26,7 +26,7 @@ import pandas as pd
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import Hamming
 
-from audit_engine.linkage.comparators import NULL, _similarity, register
+from audit_engine.linkage.comparators import NULL, _similarity, per_distinct, register
 
 __all__ = ["COMPOUND_SURNAMES", "name_keys", "names", "pinyin", "split_name", "year_months"]
 
@@ -70,6 +70,11 @@ def names(values: Any, **_: Any) -> np.ndarray:
 
     The prepared value stays one string per record, so term frequencies (``tf=True``) see it.
     """
+    out = per_distinct(values, _names, None)
+    return _names(values) if out is None else out
+
+
+def _names(values: Any) -> np.ndarray:
     s = pd.Series(values).astype("string").str.replace(r"\s+", "", regex=True)
     s = s.mask(s == "")
     return s.to_numpy(dtype=object, na_value=None)
@@ -84,16 +89,37 @@ def _name_row(name: str) -> tuple[Any, ...]:
 def name_keys(values: Any, **_: Any) -> np.ndarray:
     """Per name ``[name, surname, given, given reversed, surname pinyin, given pinyin, length]``.
 
-    Computed once per distinct name (and cached across calls) and spread back to the records; a
-    missing or blank name is ``None`` in every column and length -1.
+    Computed once per distinct name (pinyin once per distinct surname, given name and character)
+    and spread back to the records; a missing or blank name is ``None`` in every column and
+    length -1.
     """
-    s = names(values)
-    codes, uniq = pd.factorize(pd.Series(s, dtype=object), use_na_sentinel=True)
-    table = np.empty((len(uniq) + 1, 7), dtype=object)
-    table[-1] = (None, None, None, None, None, None, -1)  # code -1 (missing) reads the last row
-    for k, name in enumerate(uniq):
-        table[k] = _name_row(name)
-    return table[codes]
+    codes, uniq = _name_codes(values)
+    return _key_table(uniq)[codes]
+
+
+def _key_table(uniq: Any) -> np.ndarray:
+    """The key rows (as :func:`_name_row`) of distinct names, plus a last row for missing (code -1).
+
+    Split once per name; pinyin and reversal once per distinct surname and given name.
+    """
+    n = len(uniq)
+    table = np.empty((n + 1, 7), dtype=object)
+    table[-1] = (None, None, None, None, None, None, -1)
+    if n:
+        full = np.asarray(uniq, dtype=object)
+        parts = [split_name(name) for name in full]
+        sur = np.fromiter((p[0] for p in parts), dtype=object, count=n)
+        given = np.fromiter((p[1] for p in parts), dtype=object, count=n)
+        sc, su = pd.factorize(sur)
+        gc, gu = pd.factorize(given)
+        table[:-1, _FULL] = full
+        table[:-1, _SUR] = sur
+        table[:-1, _GIVEN] = given
+        table[:-1, _REV] = np.fromiter((g[::-1] for g in gu), dtype=object, count=len(gu))[gc]
+        table[:-1, _SUR_PY] = np.fromiter((pinyin(x) for x in su), dtype=object, count=len(su))[sc]
+        table[:-1, _GIVEN_PY] = np.fromiter((pinyin(g) for g in gu), dtype=object, count=len(gu))[gc]
+        table[:-1, _LEN] = np.fromiter((len(x) for x in full), dtype=object, count=n)
+    return table
 
 
 def _name_labels() -> tuple[str, ...]:
@@ -109,22 +135,54 @@ def chinese_name(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     张明伟); 2 one character differs, same length (王建国 / 王建华); 1 surname agrees (or sounds
     the same) only; 0 else; -1 missing.
     """
-    keys = name_keys(np.concatenate([left, right]))  # split and pinyin once per distinct name
-    left, right = keys[: len(left)], keys[len(left):]
-    null = np.equal(left[:, _FULL], None) | np.equal(right[:, _FULL], None)
+    code, uniq = _name_codes(np.concatenate([left, right]))  # split and pinyin once per distinct name
+    keys = _key_table(uniq)[:-1]
+    # every key column as integer codes per distinct name (given name and its reverse jointly), so
+    # the per-pair work is integer comparisons; code -1 (missing) is masked out below
+    sur = _column_codes(keys[:, _SUR])[code]
+    sur_py = _column_codes(keys[:, _SUR_PY])[code]
+    given_py = _column_codes(keys[:, _GIVEN_PY])[code]
+    given_rev = _column_codes(np.concatenate([keys[:, _GIVEN], keys[:, _REV]]))[:-1]
+    given = np.append(given_rev[: len(keys)], -1)[code]
+    rev = np.append(given_rev[len(keys):], -1)[code]
+    length = np.append(keys[:, _LEN].astype(np.int64), -1)[code]
+    n = len(left)
+    (cl, cr), (sl, sr), (spl, spr), (gpl, gpr) = ((x[:n], x[n:]) for x in (code, sur, sur_py, given_py))
+    null = (cl < 0) | (cr < 0)
     ok = ~null
-    out = np.zeros(len(left), dtype=np.int8)
-    sur_same = ok & ((left[:, _SUR] == right[:, _SUR]) | (left[:, _SUR_PY] == right[:, _SUR_PY]))
+    out = np.zeros(n, dtype=np.int8)
+    same_py = spl == spr
+    sur_same = ok & ((sl == sr) | same_py)
     out[sur_same] = 1
-    # one character differs: same length, Hamming distance 1 over the whole name
-    ham = _similarity(Hamming.distance, left[:, _FULL], right[:, _FULL], ok, np.int32, 1)
-    out[ok & (left[:, _LEN] == right[:, _LEN]) & (ham == 1)] = 2
-    swapped = (sur_same & (left[:, _GIVEN] == right[:, _REV]) & (left[:, _GIVEN] != right[:, _GIVEN]))
+    # one character differs: same length, Hamming distance 1 over the whole name (computed only
+    # where it can matter: same length, not equal)
+    differ = ok & (length[:n] == length[n:]) & (cl != cr)
+    full = np.append(keys[:, _FULL], None)[code]
+    ham = _similarity(Hamming.distance, full[:n], full[n:], differ, np.int32, 1)
+    out[differ & (ham == 1)] = 2
+    swapped = sur_same & (given[:n] == rev[n:]) & (given[:n] != given[n:])
     out[swapped] = 3
-    out[sur_same & (left[:, _SUR_PY] == right[:, _SUR_PY]) & (left[:, _GIVEN_PY] == right[:, _GIVEN_PY])] = 4
-    out[ok & (left[:, _FULL] == right[:, _FULL])] = 5
+    out[sur_same & same_py & (gpl == gpr)] = 4
+    out[ok & (cl == cr)] = 5
     out[null] = NULL
     return out
+
+
+def _name_codes(values: Any) -> tuple[np.ndarray, Any]:
+    """Codes of the cleaned names (as :func:`names`; -1 missing) and the distinct cleaned names."""
+    s = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if s.dtype == object and s.ndim == 1 and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        raw, uniq_raw = pd.factorize(s, use_na_sentinel=True)  # clean each distinct raw value once
+        clean = _names(np.asarray(uniq_raw, dtype=object))
+        codes, uniq = pd.factorize(pd.Series(clean, dtype=object), use_na_sentinel=True)
+        return np.append(codes, -1)[raw], uniq
+    return pd.factorize(pd.Series(names(values), dtype=object), use_na_sentinel=True)
+
+
+def _column_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of an object column, with a trailing -1 (read by code -1, missing)."""
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return np.append(codes.astype(np.int64), -1)
 
 
 # --- citizen ID numbers ------------------------------------------------------------------------
@@ -139,26 +197,41 @@ def id_chars(values: Any, **_: Any) -> np.ndarray:
     Missing or blank: a row of -1. A number of another length is padded with 0 (no digit) or
     cut, so it can still agree in part; its "birth segment" is then only positions 7–14.
     """
-    s = pd.Series(values).astype("string").str.strip().str.upper()
-    s = s.mask(s == "")
-    present = s.notna().to_numpy()
-    out = np.full((len(s), _ID_LEN), -1, dtype=np.int16)
+    vals = values if isinstance(values, np.ndarray) else None
+    if vals is not None and vals.dtype == object and vals.ndim == 1 \
+            and pd.api.types.infer_dtype(vals, skipna=True) in ("string", "empty"):
+        # the same steps as below, as one pass of Python's own str methods (what pandas calls)
+        txt = [v.strip().upper() if isinstance(v, str) else "" for v in vals]
+        present = np.fromiter((t != "" for t in txt), dtype=bool, count=len(txt))
+        txt = [t[:_ID_LEN].ljust(_ID_LEN, "\0") for t, p in zip(txt, present, strict=True) if p]
+    else:
+        s = pd.Series(values).astype("string").str.strip().str.upper()
+        s = s.mask(s == "")
+        present = s.notna().to_numpy()
+        txt = s[present].str.slice(0, _ID_LEN).str.pad(_ID_LEN, side="right", fillchar="\0").tolist()
+    out = np.full((len(present), _ID_LEN), -1, dtype=np.int16)
     if present.any():
-        txt = s[present].str.slice(0, _ID_LEN).str.pad(_ID_LEN, side="right", fillchar="\0")
-        raw = np.frombuffer("".join(txt.tolist()).encode("utf-32-le"), dtype=np.uint32)
+        raw = np.frombuffer("".join(txt).encode("utf-32-le"), dtype=np.uint32)
         out[present] = raw.reshape(-1, _ID_LEN).astype(np.int16)
     return out
 
 
-def _id_labels() -> tuple[str, ...]:
+def _id_labels(birth_segment: bool = True) -> tuple[str, ...]:
+    if not birth_segment:
+        return ("else", "adjacent characters transposed", "one character differs", "exact")
     return ("else", "birth segment agrees only", "adjacent characters transposed", "one character differs",
             "exact")
 
 
 @register("citizen_id", labels=_id_labels, prepare=id_chars)
-def citizen_id(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def citizen_id(left: np.ndarray, right: np.ndarray, birth_segment: bool = True) -> np.ndarray:
     """Citizen ID numbers: 4 exact; 3 one character differs; 2 two adjacent characters transposed;
     1 birth segment (positions 7–14) agrees only; 0 else; -1 missing on either side.
+
+    ``birth_segment=False`` drops level 1 (levels 3 exact, 2 one differs, 1 transposed, 0 else):
+    in a large search area most pairs agreeing on the birth segment only are *different* persons
+    born the same day, evidence the birth year-month comparison already counts; EM, assuming
+    the comparisons independent, then gives the level a match weight it does not deserve.
     """
     null = (left[:, 0] < 0) | (right[:, 0] < 0)
     differ = left != right
@@ -172,6 +245,9 @@ def citizen_id(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     out[n_diff == 1] = 3
     out[n_diff == 0] = 4
     out[null] = NULL
+    if not birth_segment:
+        out = np.where(out >= 1, out - 1, out).astype(np.int8)   # level 1 folds into "else"
+        out[null] = NULL
     return out
 
 
@@ -186,6 +262,11 @@ def year_months(values: Any, **_: Any) -> np.ndarray:
     Reads ``YYYY-MM``, ``YYYYMM``, ``YYYY/MM``, ``YYYY.MM`` and ``YYYY年MM月`` (data-format.md),
     once per distinct value.
     """
+    out = per_distinct(values, _year_months, np.nan)
+    return _year_months(values) if out is None else out
+
+
+def _year_months(values: Any) -> np.ndarray:
     s = pd.Series(values).astype("string")
     parts = s.str.extract(_YM)
     year = pd.to_numeric(parts[0], errors="coerce")

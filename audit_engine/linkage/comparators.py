@@ -24,7 +24,7 @@ import pandas as pd
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 from rapidfuzz.process import cpdist
 
-__all__ = ["COMPARATORS", "Comparator", "dates", "numbers", "register", "strings"]
+__all__ = ["COMPARATORS", "Comparator", "dates", "numbers", "per_distinct", "register", "strings"]
 
 NULL = np.int8(-1)
 
@@ -42,11 +42,40 @@ class Comparator:
 COMPARATORS: dict[str, Comparator] = {}
 
 
-def strings(values: Any, **_: Any) -> np.ndarray:
-    """Object array of stripped strings, ``None`` for missing or blank."""
+#: from this many values on, a per-value preparation runs once per distinct value
+PER_DISTINCT_MIN = 1_000
+
+
+def per_distinct(values: Any, fn: Callable[[np.ndarray], np.ndarray], missing: Any) -> np.ndarray | None:
+    """``fn`` applied once per distinct value of an object array of strings and spread back.
+
+    ``fn`` maps an object array of distinct strings to an array of results (one per value);
+    missing values (``None``, NaN, ``pd.NA``) get ``missing``. Returns ``None`` — the caller
+    then runs its per-record code — unless ``values`` is a large object array whose non-missing
+    values are all ``str`` (so that equal values are equal strings and the result is the same).
+    """
+    if not (isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1
+            and len(values) >= PER_DISTINCT_MIN
+            and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        return None
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    done = np.asarray(fn(np.asarray(uniq, dtype=object)))
+    out = np.empty((len(done) + 1, *done.shape[1:]), dtype=done.dtype)
+    out[:-1] = done
+    out[-1] = missing  # code -1 (missing) reads the last row
+    return out[codes]
+
+
+def _strings(values: Any) -> np.ndarray:
     s = pd.Series(values).astype("string").str.strip()
     s = s.mask(s == "")
     return s.to_numpy(dtype=object, na_value=None)
+
+
+def strings(values: Any, **_: Any) -> np.ndarray:
+    """Object array of stripped strings, ``None`` for missing or blank (once per distinct value)."""
+    out = per_distinct(values, _strings, None)
+    return _strings(values) if out is None else out
 
 
 def register(name: str, labels: Callable[..., tuple[str, ...]],
