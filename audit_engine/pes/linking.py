@@ -6,7 +6,8 @@ records of the sample EAs are correct enumerations.
    village committee, or the EAs themselves — so that a person enumerated by the census in the
    next EA is still found (not a false omission).
 2. Unsupervised Fellegi–Sunter linkage (:func:`~audit_engine.linkage.census.pes_census_settings`),
-   its m and u refined by the pairs QC officers decided in earlier PES runs, one-to-one.
+   a second pass with the household context (:mod:`audit_engine.linkage.context`: how many
+   co-members are matched across), its m and u refined by the pairs QC officers decided in earlier PES runs, one-to-one.
 3. Two thresholds (:mod:`audit_engine.pes.scoring`): matches; possible matches → review items.
 4. P-sample status per PES person; E-sample classification per census record of the sample
    EAs (:mod:`audit_engine.coverage.classify`): correct, duplicate (from the newest ``link
@@ -31,6 +32,7 @@ from audit_engine.coverage.classify import classify_e_sample, p_sample_status
 from audit_engine.ledger import append as ledger_append
 from audit_engine.linkage import link
 from audit_engine.linkage.census import person_keys, pes_census_settings
+from audit_engine.linkage.context import with_household_context
 from audit_engine.pes.persons import AREA_PREFIX, read_deaths, read_persons
 from audit_engine.pes.scoring import bands, levels_json, model_summary, refine
 from audit_engine.review.items import NewItem, add_items
@@ -130,6 +132,9 @@ def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None,
         settings = pes_census_settings(target_fmr=target_fmr)
         say(f"linking {len(pes):,} PES persons with {len(census):,} census persons")
         res = link(person_keys(pes), person_keys(census), settings)
+        say("second pass: household context (co-members matched across)")
+        res = with_household_context(res, settings, pes["household_id"].to_numpy(dtype=object),
+                                     census["household_id"].to_numpy(dtype=object))
         lkeys = pes["person_id"].to_numpy(dtype=object)
         rkeys = census["person_id"].to_numpy(dtype=object)
         model, n_reviewed = refine(res, lkeys, rkeys, reviewed_pairs(engine))
