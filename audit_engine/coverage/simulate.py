@@ -8,8 +8,11 @@ and its variance alone, not the linkage.
 :func:`linkage_seed` (one county per seed, one draw): the P-sample is matched by the linkage
 engine (:func:`audit_engine.linkage.link` with :func:`~audit_engine.linkage.census.pes_census_settings`)
 against the census persons of the search area, the townships of the sample EAs; the E-sample's
-correct / duplicate flags still come from the truth, standing for the field follow-up of the
-census records the PES did not match.
+correct / duplicate flags come from the truth (``e_sample="truth"``, standing for the field
+follow-up of the census records the PES did not match) or, with ``e_sample="engine"``, from
+production's classification (:func:`engine_e_sample`: whole-census duplicate linkage, clusters,
+:func:`~audit_engine.coverage.classify.classify_e_sample`), only the records it leaves
+unresolved taking their outcome from the truth (a simulated field follow-up).
 """
 
 from __future__ import annotations
@@ -85,10 +88,12 @@ def load_county(folder: Path, design: Design) -> County:
     return County(frame, census, pes, truth)
 
 
-def _samples(c: County, drawn, matched: np.ndarray | None = None) -> tuple[PSample, ESample, CensusCounts,
-                                                                            PSUReplicates]:
+def _samples(c: County, drawn, matched: np.ndarray | None = None,
+             e_flags: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[PSample, ESample, CensusCounts,
+                                                                             PSUReplicates]:
     """The DSE inputs of one draw; ``matched`` (per P-sample person of the draw, in ``c.pes``
-    order) replaces the truth's match status."""
+    order) replaces the truth's match status, ``e_flags`` (correct, duplicate per E-sample
+    record of the draw, in ``c.census`` order) the truth's E-sample flags."""
     reps = PSUReplicates.from_drawn(drawn)
     w = drawn.units.set_index("psu")["weight"]
     st = drawn.units.set_index("psu")["stratum"]
@@ -97,8 +102,10 @@ def _samples(c: County, drawn, matched: np.ndarray | None = None) -> tuple[PSamp
     m = p["matched"].to_numpy() if matched is None else np.asarray(matched)
     ps = PSample(w.reindex(p["ea_code"]).to_numpy(), st.reindex(p["ea_code"]).to_numpy(), p["ea_code"].to_numpy(),
                  p["post_stratum"].to_numpy(), m)
+    correct, duplicate = (e["correct"].to_numpy(), e["duplicate"].to_numpy()) if e_flags is None else \
+        (np.asarray(e_flags[0], dtype=bool), np.asarray(e_flags[1], dtype=bool))
     es = ESample(w.reindex(e["ea_code"]).to_numpy(), st.reindex(e["ea_code"]).to_numpy(), e["ea_code"].to_numpy(),
-                 e["post_stratum"].to_numpy(), e["correct"].to_numpy(), e["duplicate"].to_numpy())
+                 e["post_stratum"].to_numpy(), correct, duplicate)
     cc = CensusCounts(c.census["stratum"].to_numpy(), c.census["post_stratum"].to_numpy(),
                       np.ones(len(c.census)))
     return ps, es, cc, reps
@@ -158,8 +165,74 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: E-sample modes of :func:`linkage_seed`
+E_SAMPLE_MODES = ("truth", "engine")
+#: the engine's E-sample classes and the truth's record kinds, as counted in the confusion summary
+ENGINE_CLASSES = ("correct", "duplicate", "born_after", "died_before", "unresolved")
+TRUE_KINDS = ("correct", *RECORD_ERRORS)
+
+
+def engine_e_sample(folder: Path, c: County, eas: set[str], census: pd.DataFrame, links: pd.DataFrame
+                    ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The E-sample's correct / duplicate flags as production's ``link pes`` gets them, plus a
+    simulated field follow-up of the records it leaves unresolved.
+
+    ``census``: every census person of the county (``census/persons.csv``); ``links``: the PES
+    links (:func:`~audit_engine.coverage.classify.key_links`). Whole-census duplicate linkage
+    (``dedupe(person_keys(census), duplicate_settings())``, matches = ``linked``), clusters and
+    :func:`~audit_engine.linkage.clusters.choose_kept` (PES-matched census records kept), then
+    :func:`~audit_engine.coverage.classify.classify_e_sample` on the census records of the sample
+    EAs with the PES links and the deaths the census households reported in those EAs. Each
+    unresolved record gets its true outcome (no record-level error → ``correct``, else the
+    error: duplicate / died_before / born_after / fictitious) through
+    :func:`~audit_engine.coverage.classify.resolve`; correct = class ``correct``, duplicate =
+    class ``duplicate``.
+
+    Returns the two flags per E-sample record in ``c.census`` order and a dict: ``followups``
+    (unresolved records), ``e_records``, ``dup_pairs``, ``dup_clusters``, ``dedupe_seconds``,
+    per (engine class, true kind) the count ``conf_<class>_<kind>``, and ``final_wrong_correct``
+    / ``final_wrong_duplicate`` (records whose final flag differs from the truth's).
+    """
+    import time
+
+    from audit_engine.coverage.classify import classify_e_sample, resolve
+    from audit_engine.linkage import dedupe
+    from audit_engine.linkage.census import duplicate_settings, person_keys
+    from audit_engine.linkage.clusters import choose_kept, clusters
+
+    t = time.perf_counter()
+    dres = dedupe(person_keys(census), duplicate_settings())
+    dup = dres.links()
+    dedupe_seconds = time.perf_counter() - t
+    cl = clusters(len(census), dup["left"], dup["right"], dup["weight"])
+    kept = choose_kept(cl, census, matched_to_pes=set(links["census_key"]))
+    deaths = pd.read_csv(folder / "census" / "deaths.csv", dtype=str, keep_default_na=False).replace("", None)
+    deaths = deaths[deaths["ea_code"].isin(eas)].reset_index(drop=True)
+    records = census[census["ea_code"].isin(eas)].reset_index(drop=True)
+    cls = classify_e_sample(records, links, kept.members, deaths)
+    kind = c.census.set_index("person_id")["kind"].reindex(cls["person_id"]).to_numpy(dtype=object)
+    if pd.isna(kind).any():
+        raise ValueError(f"{int(pd.isna(kind).sum())} E-sample records without a truth row")
+    true_kind = np.where(kind == "", "correct", kind)
+    unres = (cls["class"] == "unresolved").to_numpy()
+    final = resolve(cls, dict(zip(cls["person_id"][unres], true_kind[unres], strict=True)))
+    by_id = final.set_index("person_id")["class"]
+    e = c.census[c.census["ea_code"].isin(eas)]
+    final_cls = by_id.reindex(e["person_id"]).to_numpy(dtype=object)
+    correct, duplicate = final_cls == "correct", final_cls == "duplicate"
+    first = cls["classified"].to_numpy(dtype=object)
+    info = dict(e_records=len(cls), followups=int(unres.sum()), dup_pairs=len(dup), dup_clusters=cl.n_clusters,
+                dedupe_seconds=dedupe_seconds,
+                final_wrong_correct=int((correct != e["correct"].to_numpy()).sum()),
+                final_wrong_duplicate=int((duplicate != e["duplicate"].to_numpy()).sum()))
+    for a in ENGINE_CLASSES:
+        for b in TRUE_KINDS:
+            info[f"conf_{a}_{b}"] = int(((first == a) & (true_kind == b)).sum())
+    return correct, duplicate, info
+
+
 def linkage_seed(folder: Path, design: Design, seed: int, ci_method: str = "beta",
-                 methods=CI_METHODS) -> tuple[list[dict], dict]:
+                 methods=CI_METHODS, e_sample: str = "truth") -> tuple[list[dict], dict]:
     """One synthetic county (in ``folder``) and one draw of ``design`` with ``seed``; the
     P-sample's match status from the linkage engine.
 
@@ -168,11 +241,17 @@ def linkage_seed(folder: Path, design: Design, seed: int, ci_method: str = "beta
     person in the townships of the sample EAs (``township_code`` of ``areas.csv``, the first 9
     characters of the EA code); matched = linked. E-sample: every census record in the sample
     EAs, ``correct`` / ``duplicate`` from the truth (standing for the field follow-up of the
-    census records the PES did not match). Returns the rows of :func:`_rows` (``ci_method`` and
-    ``methods``) with ``seed`` and a dict of linkage scores and sizes; the rows also carry the
-    truth-matched estimate (``value_truth_match``) to separate the linkage's error from the
-    sampling's.
+    census records the PES did not match) with ``e_sample="truth"``; with ``"engine"`` from
+    :func:`engine_e_sample` (production's classification, the unresolved records followed up
+    with their true outcome). Returns the rows of :func:`_rows` (``ci_method`` and ``methods``)
+    with ``seed`` and a dict of linkage scores and sizes (with ``"engine"`` also
+    :func:`engine_e_sample`'s counts); the rows also carry the truth-matched estimate
+    (``value_truth_match``: P-sample matched and E-sample flagged by the truth) to separate the
+    linkage's error from the sampling's, and with ``"engine"`` ``value_truth_e`` (linkage-matched
+    P-sample, truth E-sample flags).
     """
+    if e_sample not in E_SAMPLE_MODES:
+        raise ValueError(f"e_sample must be one of {E_SAMPLE_MODES}, not {e_sample!r}")
     from audit_engine.linkage import link
     from audit_engine.linkage.census import person_keys, pes_census_settings, truth_scores
 
@@ -181,8 +260,8 @@ def linkage_seed(folder: Path, design: Design, seed: int, ci_method: str = "beta
     eas = set(drawn.units["psu"])
     towns = set(c.frame.set_index("ea_code")["township_code"].reindex(sorted(eas)))
     in_town = c.frame.loc[c.frame["township_code"].isin(towns), "ea_code"]
-    cen = pd.read_csv(folder / "census" / "persons.csv", dtype=str, keep_default_na=False)
-    cen = cen[cen["ea_code"].isin(set(in_town))].reset_index(drop=True)
+    cen_all = pd.read_csv(folder / "census" / "persons.csv", dtype=str, keep_default_na=False)
+    cen = cen_all[cen_all["ea_code"].isin(set(in_town))].reset_index(drop=True)
     pes_all = pd.read_csv(folder / "pes" / "persons.csv", dtype=str, keep_default_na=False)
     p_ids = c.pes.loc[c.pes["ea_code"].isin(eas), "person_id"]
     pes = pes_all.set_index("person_id").loc[p_ids.to_numpy()].reset_index()
@@ -191,13 +270,22 @@ def linkage_seed(folder: Path, design: Design, seed: int, ci_method: str = "beta
     sc = truth_scores(res, pes, cen, records)
     linked = np.zeros(len(pes), dtype=bool)
     linked[res.links()["left"].to_numpy()] = True
-    out = dse(*_samples(c, drawn, linked), ci_method=ci_method)
+    e_info: dict = {}
+    e_flags = None
+    if e_sample == "engine":
+        from audit_engine.coverage.classify import key_links
+
+        *e_flags, e_info = engine_e_sample(folder, c, eas, cen_all, key_links(res, pes, cen))
+    out = dse(*_samples(c, drawn, linked, e_flags), ci_method=ci_method)
     by_truth = dse(*_samples(c, drawn), ci_method=ci_method)
+    truth_e = dse(*_samples(c, drawn, linked), ci_method=ci_method) if e_flags is not None else None
     rows = _rows(out, c.truth, methods, seed=seed, eas=len(eas))
     for r in rows:
         r["value_truth_match"] = by_truth.overall[r["statistic"]].value
+        if truth_e is not None:
+            r["value_truth_e"] = truth_e.overall[r["statistic"]].value
     info = dict(seed=seed, eas=len(eas), townships=len(towns), townships_county=c.frame["township_code"].nunique(),
                 pes_persons=len(pes), census_search=len(cen), precision=sc.precision, recall=sc.recall,
                 tp=sc.true_positives, fp=sc.false_positives, fn=sc.false_negatives,
-                link_seconds=float(sum(res.seconds.values())))
+                link_seconds=float(sum(res.seconds.values())), **e_info)
     return rows, info
