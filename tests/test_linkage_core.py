@@ -78,6 +78,19 @@ def test_em_with_u_fixed_fits_m_and_the_prior_over_all_pairs():
         assert model.u[k] is start.u[k] or np.array_equal(model.u[k], start.u[k])
 
 
+def test_em_holds_fixed_m_and_fits_the_rest():
+    levels, truth = simulate(200_000, prior=0.05, seed=4)
+    start = initial_model(NAMES, [len(m) for m in TRUE_M], prior=0.01, u=TRUE_U)
+    start = start.__class__(start.names, (np.asarray(TRUE_M[0], float), *start.m[1:]), start.u, start.prior)
+    model = em(levels, start, fix_u=True, pseudo_count=0.0, fix_m=("a",))
+    assert np.array_equal(model.m[0], np.asarray(TRUE_M[0], float))     # held
+    assert model.prior == pytest.approx(truth.mean(), rel=0.03)
+    for k in range(1, len(NAMES)):
+        np.testing.assert_allclose(model.m[k], TRUE_M[k], atol=0.015)     # fitted
+    with pytest.raises(ValueError, match="unknown"):
+        em(levels, start, fix_m=("zz",))
+
+
 def test_em_runs_on_patterns_not_pairs():
     levels, _ = simulate(50_000, prior=0.1)
     pat = patterns(levels, [len(m) for m in TRUE_M])

@@ -20,7 +20,17 @@ from audit_engine.linkage.compare import ComparisonSpec
 from audit_engine.linkage.evaluate import Scores, score_pairs
 from audit_engine.linkage.pipeline import LinkResult, LinkSettings
 
-__all__ = ["KEY_COLUMNS", "duplicate_settings", "pes_census_settings", "person_keys", "truth_scores"]
+__all__ = ["DUPLICATE_ID_M", "KEY_COLUMNS", "duplicate_settings", "pes_census_settings", "person_keys", "truth_scores"]
+
+#: m of the ID-number levels for duplicates (both valid and different / else / adjacent digits
+#: transposed / one character differs / exact) — a stated prior, not fitted. GB 11643's check
+#: digit catches every miswritten digit and adjacent transposition, so one person with two
+#: valid different numbers takes two errors that both pass the check, or two registrations
+#: (put at 1 in 1,000). The other levels: about 1 % of duplicate pairs with a transposition and
+#: 1.5 % with one wrong character (the synthetic error profile writes a wrong digit in 0.4 % and
+#: transposes in 0.3 % of records, so twice that per pair, more under a poor enumerator). An
+#: office sets these from its own quality checks (``duplicate_settings(fixed_m=...)``).
+DUPLICATE_ID_M = (0.001, 0.005, 0.01, 0.015, 0.969)
 
 #: columns :func:`person_keys` adds
 KEY_COLUMNS = ("surname_py", "given_py", "name_py", "birth_year", "id_key", "id_birth")
@@ -77,7 +87,8 @@ def _person_comparisons(*, relationship: bool, area: bool, id_levels: bool) -> l
     if id_levels:
         id_spec = ComparisonSpec("id_number", "citizen_id", "id_number", params={"birth_segment": False})
     else:
-        id_spec = ComparisonSpec("id_number", "damerau_levenshtein", "id_number", params={"distances": (1,)})
+        id_spec = ComparisonSpec("id_number", "citizen_id", "id_number",
+                                 params={"birth_segment": False, "valid_split": True})
     specs = [
         ComparisonSpec("name", "chinese_name", "name", tf=True),
         id_spec,
@@ -132,12 +143,20 @@ def duplicate_settings(**overrides) -> LinkSettings:
     pinyin and birth year-month; same ID birth segment and surname pinyin — and the comparisons
     leave out EA and relationship. No one-to-one step (a person may be listed three times).
 
-    The ID number is compared by Damerau–Levenshtein (exact / one edit / else), not by
-    ``citizen_id``: duplicates are rare (about 100 in a 20,000-person census), and with so few
-    matches among the candidates EM took ``citizen_id``'s "birth segment agrees only" level —
-    different persons born the same day, evidence birth year-month already carries — for match
-    evidence (m 0.07–0.7), linking namesakes born the same day (precision 0.41–0.99 on the
-    synthetic county, 1.00 with this comparison).
+    The ID number is compared by ``citizen_id`` without its "birth segment agrees only" level
+    and with "else" split by the check digit (``valid_split``): duplicates are rare (about 100
+    in a 20,000-person census), and with so few matches among the candidates EM took the birth
+    segment level — different persons born the same day, evidence birth year-month already
+    carries — for match evidence (m 0.07–0.7), linking namesakes born the same day (precision
+    0.41–0.99 on the synthetic county). Without the check-digit split, two *valid* different
+    numbers counted as no evidence either way, and at 1,000,000 persons namesakes born the same
+    month were linked (precision 0.980); two valid different numbers are two persons.
+
+    Even so, EM let its "match" class become "namesakes" (m of *both valid, different* 0.95):
+    among 1.5 million candidate pairs 5,600 duplicates are too few for it to tell the two
+    mixtures apart on the ID. The ID number's m is a property of how enumerators record
+    numbers, not of this census's duplicates, so it is held fixed at :data:`DUPLICATE_ID_M`
+    (override with ``fixed_m=``) while EM fits the other comparisons' m and λ.
     """
     rules = (
         rule("id_key"),
@@ -146,7 +165,7 @@ def duplicate_settings(**overrides) -> LinkSettings:
         rule("id_birth", "surname_py"),
     )
     settings = dict(rules=rules, comparisons=_person_comparisons(relationship=False, area=False, id_levels=False),
-                    expected_share=0.01, target_fmr=0.001)
+                    expected_share=0.01, target_fmr=0.001, fixed_m={"id_number": DUPLICATE_ID_M})
     settings.update(overrides)
     return LinkSettings(**settings)
 

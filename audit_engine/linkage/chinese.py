@@ -216,15 +216,28 @@ def id_chars(values: Any, **_: Any) -> np.ndarray:
     return out
 
 
-def _id_labels(birth_segment: bool = True) -> tuple[str, ...]:
-    if not birth_segment:
-        return ("else", "adjacent characters transposed", "one character differs", "exact")
-    return ("else", "birth segment agrees only", "adjacent characters transposed", "one character differs",
-            "exact")
+def _id_labels(birth_segment: bool = True, valid_split: bool = False) -> tuple[str, ...]:
+    rest = ("adjacent characters transposed", "one character differs", "exact")
+    low = ("both valid, different", "else") if valid_split else ("else",)
+    return (*low, *(("birth segment agrees only",) if birth_segment else ()), *rest)
+
+
+_CHECK_CODES = np.frombuffer("10X98765432".encode("utf-32-le"), dtype=np.uint32).astype(np.int16)
+_ID_WEIGHTS = np.array([2 ** (17 - i) % 11 for i in range(17)], dtype=np.int64)
+
+
+def valid_id_chars(chars: np.ndarray) -> np.ndarray:
+    """Per row of :func:`id_chars` codes: 18 characters, 17 digits and the right GB 11643 check
+    character (ISO 7064 MOD 11-2)."""
+    digits = chars[:, :17].astype(np.int64) - ord("0")
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    check = _CHECK_CODES[(np.where(ok[:, None], digits, 0) @ _ID_WEIGHTS) % 11]
+    return ok & (chars[:, 17] == check)
 
 
 @register("citizen_id", labels=_id_labels, prepare=id_chars)
-def citizen_id(left: np.ndarray, right: np.ndarray, birth_segment: bool = True) -> np.ndarray:
+def citizen_id(left: np.ndarray, right: np.ndarray, birth_segment: bool = True,
+               valid_split: bool = False) -> np.ndarray:
     """Citizen ID numbers: 4 exact; 3 one character differs; 2 two adjacent characters transposed;
     1 birth segment (positions 7–14) agrees only; 0 else; -1 missing on either side.
 
@@ -232,6 +245,12 @@ def citizen_id(left: np.ndarray, right: np.ndarray, birth_segment: bool = True) 
     in a large search area most pairs agreeing on the birth segment only are *different* persons
     born the same day, evidence the birth year-month comparison already counts; EM, assuming
     the comparisons independent, then gives the level a match weight it does not deserve.
+
+    ``valid_split=True`` splits "else" in two, below everything else: level 0 both numbers pass
+    the GB 11643 check and differ (two different persons, nearly always: one miswritten digit
+    or a transposition breaks the check digit), level 1 else (at least one fails it, so the
+    disagreement may be a recording error). Duplicate detection needs that distinction:
+    namesakes born the same month otherwise look like a duplicate whose ID was miswritten.
     """
     null = (left[:, 0] < 0) | (right[:, 0] < 0)
     differ = left != right
@@ -248,6 +267,10 @@ def citizen_id(left: np.ndarray, right: np.ndarray, birth_segment: bool = True) 
     if not birth_segment:
         out = np.where(out >= 1, out - 1, out).astype(np.int8)   # level 1 folds into "else"
         out[null] = NULL
+    if valid_split:
+        both_valid = valid_id_chars(left) & valid_id_chars(right)
+        out = np.where(out >= 0, out + 1, out).astype(np.int8)
+        out[(out == 1) & both_valid] = 0
     return out
 
 

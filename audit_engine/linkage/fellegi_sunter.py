@@ -131,7 +131,7 @@ def _normalise(sums: list[np.ndarray], fallback: Sequence[np.ndarray]) -> tuple[
 
 def em(levels: np.ndarray, model: Model, *, fix_u: bool = True, n_pairs: int | None = None,
        labelled: tuple[np.ndarray, np.ndarray] | None = None, pseudo_count: float = 1.0,
-       max_iter: int = 200, tol: float = 1e-6) -> Model:
+       max_iter: int = 200, tol: float = 1e-6, fix_m: Sequence[str] = ()) -> Model:
     """Maximum-likelihood m (and u unless ``fix_u``) and λ by EM on the pairs' patterns.
 
     ``levels``: the candidate pairs' level matrix. ``n_pairs``: the size of the population λ
@@ -140,9 +140,15 @@ def em(levels: np.ndarray, model: Model, *, fix_u: bool = True, n_pairs: int | N
     mixed in with their match status fixed; they inform m and u, not λ (they are no random
     sample). ``pseudo_count`` pairs are added to every level in each M-step, so a level that no
     likely match reaches in this data gets a large negative weight, not minus infinity (one
-    odd true match there must not be ruled out for ever). Returns a new :class:`Model`; the
-    input is not changed.
+    odd true match there must not be ruled out for ever). ``fix_m``: comparisons whose m stays
+    as given (a prior the data cannot identify, e.g. ID-number recording error rates when
+    matches are too rare for EM to find them). Returns a new :class:`Model`; the input is not
+    changed.
     """
+    unknown = set(fix_m) - set(model.names)
+    if unknown:
+        raise ValueError(f"fix_m names unknown comparisons {sorted(unknown)}")
+    fixed = [name in fix_m for name in model.names]
     n_levels = model.n_levels
     pat = patterns(levels, n_levels)
     X, c = pat.levels, pat.counts.astype(float)
@@ -165,7 +171,8 @@ def em(levels: np.ndarray, model: Model, *, fix_u: bool = True, n_pairs: int | N
         sm = _level_sums(X, cg, n_levels)
         if lab_m is not None:
             sm = [a + b for a, b in zip(sm, lab_m, strict=True)]
-        new_m = _normalise([x + pseudo_count for x in sm], m)
+        new_m = tuple(old if keep else new for old, new, keep in
+                      zip(m, _normalise([x + pseudo_count for x in sm], m), fixed, strict=True))
         new_u = u
         if not fix_u:
             su = _level_sums(X, c - cg, n_levels)

@@ -9,8 +9,8 @@ and can be called alone; this module only wires them and times them.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ class LinkSettings:
     expected duplicate pairs per record). ``assign_floor``: pairs whose match weight is not above
     it never link (0: at least as likely a match as not). ``target_fmr`` / ``target_fnmr``: the
     error rates the threshold is chosen for (:func:`~audit_engine.linkage.thresholds.choose_threshold`).
+    ``fixed_m``: per comparison name, m per level held fixed during EM (a stated prior).
     """
 
     rules: Sequence[BlockingRule]
@@ -49,6 +50,7 @@ class LinkSettings:
     seed: int = 0
     max_iter: int = 200
     tol: float = 1e-6
+    fixed_m: Mapping[str, Sequence[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,21 @@ def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings)
         u, n_pop = None, len(cand)
     clock.lap("u")
     prior = float(np.clip(guess / max(n_pop, 1), 1e-9, 0.5))
-    model = em(matrix.levels, initial_model(names, matrix.n_levels, prior, u),
-               fix_u=settings.u_from_random_pairs, n_pairs=n_pop, max_iter=settings.max_iter, tol=settings.tol)
+    start = initial_model(names, matrix.n_levels, prior, u)
+    fixed = dict(settings.fixed_m or {})
+    if fixed:
+        ms = list(start.m)
+        for name, values in fixed.items():
+            if name not in names:
+                raise ValueError(f"fixed_m names an unknown comparison {name!r}")
+            k = names.index(name)
+            v = np.asarray(values, dtype=float)
+            if v.shape != ms[k].shape or not np.isclose(v.sum(), 1.0) or (v <= 0).any():
+                raise ValueError(f"fixed_m[{name!r}] must be {len(ms[k])} positive probabilities summing to 1")
+            ms[k] = v
+        start = replace(start, m=tuple(ms))
+    model = em(matrix.levels, start, fix_u=settings.u_from_random_pairs, n_pairs=n_pop, max_iter=settings.max_iter,
+               tol=settings.tol, fix_m=tuple(fixed))
     clock.lap("em")
 
     weights = match_weights(model, matrix)
