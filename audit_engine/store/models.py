@@ -390,3 +390,58 @@ class CoverageEstimate(Base):
     ci_high: Mapped[float | None] = mapped_column(Float)
     ci_method: Mapped[str] = mapped_column(String(8))
     df: Mapped[int | None] = mapped_column(Integer)
+
+
+class Operator(Base):
+    """Someone who may act: a role and, for QC officers, the areas they answer for.
+
+    ``scope``: JSON list of area-code prefixes (a county's 6 digits, a township's 9, a village's
+    12, an EA's 15); empty means the whole store (supervision, admin, leadership — leadership
+    never sees a record whatever its scope)."""
+
+    __tablename__ = "operators"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12))        # supervision / qc / leadership / admin
+    scope: Mapped[str] = mapped_column(Text, default="[]")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class Decision(Base):
+    """A QC decision on a flag or a review item, append-only.
+
+    ``stage`` ``first`` is the decision; ``second`` the four-eyes check by another officer.
+    The unique (item_kind, item_id, stage) makes deciding race-free on every database: of two
+    officers inserting the first decision at the same moment exactly one succeeds."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("item_kind", "item_id", "stage"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    item_kind: Mapped[str] = mapped_column(String(8))     # flag / review
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[str] = mapped_column(String(6))         # first / second
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ea_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    needs_second: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PersonVersion(Base):
+    """A correction: a new version of a person record; the loaded record (version 1, in
+    ``persons``) and every earlier version stay as they were. ``changes``: JSON
+    ``{field: [before, after]}``."""
+
+    __tablename__ = "person_versions"
+    __table_args__ = (UniqueConstraint("source", "person_key", "version"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(10))
+    person_key: Mapped[str] = mapped_column(Key)
+    version: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[str] = mapped_column(Text)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
