@@ -74,13 +74,13 @@ def registry_size(engine: Engine) -> int:
 
 def get_operator(engine: Engine, name: str) -> OperatorInfo | None:
     with engine.connect() as conn:
-        row = conn.execute(select(Operator).where(Operator.name == name)).first()
-    return None if row is None else _info(row[0])
+        row = conn.execute(select(Operator.__table__).where(Operator.name == name)).first()
+    return None if row is None else _info(row)
 
 
 def list_operators(engine: Engine) -> list[OperatorInfo]:
     with engine.connect() as conn:
-        return [_info(r[0]) for r in conn.execute(select(Operator).order_by(Operator.name))]
+        return [_info(r) for r in conn.execute(select(Operator.__table__).order_by(Operator.name))]
 
 
 def _check_scope(scope: Iterable[str]) -> list[str]:

@@ -25,7 +25,7 @@ def check(app: AppContext, rules_path: str | None, params: tuple[str, ...], area
     from rules.check import run_check
     from rules.ruleset import RuleSetError, load_ruleset
 
-    engine = app.ready_engine()
+    engine = app.engine_for("run")
     operator = app.operator
     try:
         ruleset = load_ruleset(rules_path, _parse_params(params))

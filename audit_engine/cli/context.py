@@ -57,6 +57,18 @@ class AppContext:
             raise UserError(f"{self.safe_url}: {exc}") from exc
         return self.engine
 
+    def engine_for(self, action: str) -> Engine:
+        """The ready engine, once the operator may take ``action`` (see
+        :mod:`audit_engine.access.operators`; open mode while no operator is registered)."""
+        from audit_engine.access.operators import Refused, authorize
+
+        engine = self.ready_engine()
+        try:
+            authorize(engine, self.operator, action)
+        except Refused as exc:
+            raise UserError(str(exc)) from exc
+        return engine
+
     @property
     def operator(self) -> str:
         """Who is acting: required for every command that changes or reports anything."""

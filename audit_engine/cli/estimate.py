@@ -26,7 +26,7 @@ def estimate(app: AppContext, link_run: int | None, post_strata: str, age_groups
     """Dual-system estimate of coverage with 95% intervals from the replicate weights; stored."""
     from audit_engine.pes.estimating import parse_age_groups, run_estimate
 
-    engine = app.ready_engine()
+    engine = app.engine_for("run")
     try:
         s = run_estimate(engine, app.operator, link_run=link_run,
                          post_strata=[v.strip() for v in post_strata.split(",") if v.strip()],

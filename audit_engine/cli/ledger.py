@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audit_engine.cli.context import AppContext, emit, examples
+from audit_engine.cli.context import AppContext, UserError, emit, examples
 from audit_engine.ledger import head as ledger_head
 from audit_engine.ledger import history as ledger_history
 from audit_engine.ledger import verify as ledger_verify
@@ -42,13 +42,31 @@ def head(app: AppContext, as_json: bool) -> None:
 
 
 @ledger.command(epilog=examples("census-audit ledger history --limit 50",
-                                "census-audit ledger history --command 'load census' --json"))
+                                "census-audit ledger history --command 'load census' --json",
+                                "census-audit --operator li.qc ledger history 320831001001001001001   # one record's story"))
+@click.argument("record", required=False)
+@click.option("--source", type=click.Choice(["census", "pes"]), default="census", show_default=True,
+              help="With RECORD: the record's source.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--command", "command_name", help="Only entries of this command (e.g. 'load census').")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def history(app: AppContext, limit: int, command_name: str | None, as_json: bool) -> None:
-    """The newest entries: who did what, when, on which inputs."""
+def history(app: AppContext, record: str | None, source: str, limit: int, command_name: str | None,
+            as_json: bool) -> None:
+    """The newest entries: who did what, when, on which inputs; with RECORD, that record's story
+    (flags, decisions, corrections, who and when)."""
+    if record:
+        from audit_engine.access.operators import Refused
+        from audit_engine.review.history import record_history
+
+        try:
+            h = record_history(app.ready_engine(), app.operator, record, source)
+        except (Refused, ValueError) as exc:
+            raise UserError(str(exc)) from exc
+        emit(h, as_json, f"{h['source']} record {h['record']} (EA {h['ea_code']}):\n" + "\n".join(
+            "  " + " ".join(f"{k}={v}" for k, v in e.items()) for e in h["events"]) if h["events"] else
+            f"{h['source']} record {h['record']}: no flags, decisions or corrections")
+        return
     rows = ledger_history(app.ready_engine(), limit=limit, command=command_name)
     text = "\n".join(f"{r['seq']:>6}  {r['ts'][:19]}  {r['operator']:<14} {r['command']:<16} "
                      f"{' '.join(f'{k}={v}' for k, v in sorted(r['result'].items()) if not isinstance(v, dict))}"

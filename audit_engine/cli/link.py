@@ -40,7 +40,7 @@ def pes(app: AppContext, sample_id: int | None, search_area: str, fmr: float, fn
     from audit_engine.pes.linking import run_link_pes
     from sampling.design import DesignError
 
-    engine = app.ready_engine()
+    engine = app.engine_for("run")
     try:
         s = run_link_pes(engine, app.operator, sample_id=sample_id, search_area=search_area, target_fmr=fmr,
                          target_fnmr=fnmr, progress=_say(as_json))
@@ -70,7 +70,7 @@ def duplicates(app: AppContext, fmr: float, as_json: bool) -> None:
     from audit_engine.pes.duplicates import run_link_duplicates
 
     try:
-        s = run_link_duplicates(app.ready_engine(), app.operator, target_fmr=fmr, progress=_say(as_json))
+        s = run_link_duplicates(app.engine_for("run"), app.operator, target_fmr=fmr, progress=_say(as_json))
     except ValueError as exc:
         raise UserError(f"link duplicates: {exc}") from exc
     emit(s.to_dict(), as_json,

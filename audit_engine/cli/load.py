@@ -35,7 +35,7 @@ def _options(f):
 
 def _run(app: AppContext, path: str, source: str, kind: str | None, encoding: str | None,
          chunk_size: int, as_json: bool) -> LoadSummary:
-    engine = app.ready_engine()
+    engine = app.engine_for("run")
     operator = app.operator
     bar = None
     if progress_enabled(as_json):

@@ -24,7 +24,7 @@ def quality(app: AppContext, by: str | None, source: str, as_json: bool) -> None
     from audit_engine.ledger import append
     from rules.quality import quality_indices
 
-    engine = app.ready_engine()
+    engine = app.engine_for("aggregate")
     operator = app.operator
     data = quality_indices(engine, source=source, by=by)
     o = data["overall"]

@@ -28,7 +28,7 @@ def sample(ctx: click.Context, design_path: str | None, seed: int | None, as_jso
     from sampling.store import read_frame, save_sample
 
     app: AppContext = ctx.obj
-    engine = app.ready_engine()
+    engine = app.engine_for("run")
     operator = app.operator
     try:
         design = load_design(design_path)
@@ -62,7 +62,7 @@ def verify(app: AppContext, sample_id: int | None, as_json: bool) -> None:
     from sampling.store import verify_sample
 
     try:
-        v = verify_sample(app.ready_engine(), app.operator, sample_id)
+        v = verify_sample(app.engine_for("aggregate"), app.operator, sample_id)
     except DesignError as exc:
         raise UserError(str(exc)) from exc
     emit({"ok": v.ok, "sample_id": v.sample_id, "checks": v.checks, "message": v.message}, as_json,

@@ -10,9 +10,10 @@ Kinds and the decisions each takes:
   erroneous by the data (subject: its person key), the field follow-up's outcome: ``correct``
   / ``not_resident`` / ``fictitious`` / ``died_before`` / ``duplicate``.
 
-Deciding is one conditional UPDATE (``WHERE status = 'open'``): of two officers deciding the
-same item at the same moment exactly one changes the row, on SQLite and PostgreSQL alike; the
-other gets :class:`AlreadyDecided`. The ledger entry holds the item id, kind, decision and a
+Deciding inserts the first-stage row of ``decisions`` (unique per item and stage): of two
+officers deciding the same item at the same moment exactly one insert succeeds, on SQLite and
+PostgreSQL alike; the other gets :class:`AlreadyDecided`. This is the programmatic path without
+roles (tests, batch tools); officers go through :mod:`audit_engine.review.queue`. The ledger entry holds the item id, kind, decision and a
 hash of the reason — never the reason's text, which may quote a name.
 """
 
@@ -26,9 +27,10 @@ from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from audit_engine.ledger import append as ledger_append
-from audit_engine.store.models import ReviewItem
+from audit_engine.store.models import Decision, ReviewItem
 
 DECISIONS: dict[str, tuple[str, ...]] = {
     "pair": ("match", "non_match"),
@@ -73,18 +75,26 @@ def decide(engine: Engine, item_id: int, decision: str, reason: str, operator: s
     if not reason or not reason.strip():
         raise ReviewError("a decision needs a reason")
     with engine.begin() as conn:
-        item = conn.execute(select(ReviewItem.kind, ReviewItem.run_id, ReviewItem.status, ReviewItem.decided_by)
+        item = conn.execute(select(ReviewItem.kind, ReviewItem.run_id, ReviewItem.status, ReviewItem.decided_by,
+                                   ReviewItem.ea_code)
                             .where(ReviewItem.id == item_id)).first()
         if item is None:
             raise ReviewError(f"no review item {item_id}")
         if decision not in DECISIONS[item.kind]:
             raise ReviewError(f"review item {item_id} ({item.kind}) takes {' / '.join(DECISIONS[item.kind])}, "
                               f"not {decision!r}")
-        res = conn.execute(update(ReviewItem).where(ReviewItem.id == item_id, ReviewItem.status == "open").values(
-            status="decided", decision=decision, reason=reason.strip(), decided_by=operator,
-            decided_at=datetime.now(UTC)))
-        if res.rowcount != 1:
+        if item.status != "open":
             raise AlreadyDecided(f"review item {item_id} was already decided by {item.decided_by or 'another officer'}")
+        now = datetime.now(UTC)
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(Decision).values(item_kind="review", item_id=item_id, stage="first",
+                                                     decision=decision, reason=reason.strip(), operator=operator,
+                                                     decided_at=now, ea_code=item.ea_code, needs_second=False))
+        except IntegrityError:
+            raise AlreadyDecided(f"review item {item_id} was already decided by another officer") from None
+        conn.execute(update(ReviewItem).where(ReviewItem.id == item_id).values(
+            status="decided", decision=decision, reason=reason.strip(), decided_by=operator, decided_at=now))
     result = {"item": item_id, "kind": item.kind, "run_id": item.run_id, "decision": decision,
               "reason_sha256": hashlib.sha256(reason.strip().encode()).hexdigest()}
     ledger_append(engine, operator=operator, command="review decide", params={"item": item_id}, result=result)
