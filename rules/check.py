@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select
 
+from audit_engine.access.masking import PERSONAL_FIELDS, mask_value
 from audit_engine.ledger import append as ledger_append
 from audit_engine.ledger.chain import canonical_json
 from audit_engine.store.models import Death, Flag, Household, LoadFile, Person
@@ -111,6 +112,14 @@ def _jsonable(v: object) -> object:
     return v if isinstance(v, int | float | str | bool) else str(v)
 
 
+def _private(field: str, value: object) -> object:
+    """A flag keeps the values at check time, masked where the field is personal (a name, an
+    ID number): flags are read by exports, reports and logs; the unmasked record is what
+    ``review show`` reads from ``persons``, for the officer in scope only."""
+    v = _jsonable(value)
+    return mask_value(field, v) if field in PERSONAL_FIELDS and v is not None else v
+
+
 def _flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
                suggestions: dict[tuple[str, str], object]) -> list[dict]:
     rows = []
@@ -130,11 +139,11 @@ def _flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
                 "run_id": run_id, "rule_id": res.rule.id, "severity": res.rule.severity, "scope": res.rule.scope,
                 "source": source, "record_key": key, "ea_code": None if res.ea.iat[i] is pd.NA else str(res.ea.iat[i]),
                 "fields": json.dumps(fields),
-                "values": json.dumps({f: _jsonable(values.iat[n, j]) for j, f in enumerate(fields)} if fields else {},
+                "values": json.dumps({f: _private(f, values.iat[n, j]) for j, f in enumerate(fields)} if fields else {},
                                      ensure_ascii=False),
                 "suggestion": None if sug is None else json.dumps(
                     {"fields": list(sug.fields), "weight": sug.weight, "exact": sug.exact,
-                     "example": {k: _jsonable(v) for k, v in sug.example.items()}}, ensure_ascii=False),
+                     "example": {k: _private(k, v) for k, v in sug.example.items()}}, ensure_ascii=False),
                 "status": "open",
             })
     return rows

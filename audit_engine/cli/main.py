@@ -63,14 +63,18 @@ def cli(ctx: click.Context, db: str | None, operator_opt: str | None, debug: boo
 
 def _register() -> None:
     from audit_engine.cli import (
+        accountability,
         check,
         demo,
         estimate,
+        export,
         init,
         ledger,
         link,
         load,
+        operator,
         quality,
+        review,
         sample,
         status,
         synth,
@@ -86,6 +90,10 @@ def _register() -> None:
     cli.add_command(sample.sample)
     cli.add_command(link.link)
     cli.add_command(estimate.estimate)
+    cli.add_command(operator.operator)
+    cli.add_command(review.review)
+    cli.add_command(export.export)
+    cli.add_command(accountability.accountability)
     cli.add_command(demo.demo)
 
 
