@@ -16,8 +16,10 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    # 7 loads, check, quality, sample, sample verify, link duplicates, link pes, estimate
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 14
+    # 7 loads, check, quality, sample, sample verify, link duplicates, link pes, estimate,
+    # 3 operators added, the QC officer's export
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 18
+    assert data["export"]["rows"] > 0 and (out / "accountability.json").exists()
     assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
     smp = data["sample"]
     assert smp["verified"] is True and 2 * smp["strata"] <= smp["units"] < smp["frame_units"]

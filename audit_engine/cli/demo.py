@@ -104,6 +104,27 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
     dup = step("link duplicates (whole census)", lambda: run_link_duplicates(engine, operator))
     linked = step("link pes (sample EAs, township search area)", lambda: run_link_pes(engine, operator))
     est = step("estimate (dual-system, JKn)", lambda: run_estimate(engine, operator))
+    from audit_engine.access.operators import add_operator
+    from audit_engine.accountability.figures import flag_figures, omission_figures
+    from audit_engine.exports.flags import export_flags
+
+    def accountability() -> dict:
+        figs = {"enumerators": flag_figures(engine, "enumerator").as_dict(),
+                "townships": flag_figures(engine, "township").as_dict(),
+                "pes_omission_by_ea": omission_figures(engine, "ea").as_dict()}
+        path = out_dir / "accountability.json"
+        path.write_text(json.dumps(figs, ensure_ascii=False, indent=1, default=str), "utf-8")
+        return figs
+
+    figs = step("accountability figures (funnel limits)", accountability)
+    # operators: from here on every command checks role and scope (docs/review.md)
+    first_town = str(read_frame(engine, design)["ea_code"].min())[:9]
+    add_operator(engine, operator, "demo.admin", "admin")
+    add_operator(engine, "demo.admin", "demo.qc", "qc", [first_town])
+    add_operator(engine, "demo.admin", operator, "supervision")
+    (out_dir / "exports").mkdir(exist_ok=True)
+    exported = step(f"export flags of QC officer demo.qc (township {first_town}, masked)",
+                    lambda: export_flags(engine, "demo.qc", out_dir / "exports" / "flags_demo.qc.csv"))
     v = step("ledger verify", lambda: verify(engine))
     data = {
         "out": str(out_dir), "store": make_engine(url).url.render_as_string(hide_password=True),
@@ -121,6 +142,10 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
         "link": {"run_id": linked.run_id, "pes_persons": linked.pes_persons, "matches": linked.matches,
                  "possible": linked.possible, "review_items": linked.review_items, "e_sample": linked.e_sample},
         "estimate": {"run_id": est.run_id, "overall": est.overall},
+        "accountability": {"path": str(out_dir / "accountability.json"),
+                           "enumerators_above_95": sum(1 for r in figs["enumerators"]["units"]
+                                                       if str(r.get("outlier", "")).startswith("above"))},
+        "export": {"path": str(exported.path), "rows": exported.rows, "sha256": exported.sha256},
     }
     lines = [f"demo finished in {sum(s['seconds'] for s in steps):.1f} s",
              f"  synthetic data : {data_dir}", f"  store          : {data['store']}"]
@@ -139,6 +164,9 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
                  f"(95% CI {o['omission']['ci_low']:.2%}–{o['omission']['ci_high']:.2%}), net undercount "
                  f"{o['net_undercount']['value']:.2%} ({o['net_undercount']['ci_low']:.2%}–"
                  f"{o['net_undercount']['ci_high']:.2%})")
+    lines.append(f"  accountability : {data['accountability']['path']} "
+                 f"({data['accountability']['enumerators_above_95']} enumerators above the 95% funnel limit)")
+    lines.append(f"  QC export      : {exported.path} ({exported.rows:,} flags of township {first_town}, masked)")
     lines.append(f"  ledger         : {v.entries} entries, intact={v.ok}, head {v.head_hash}")
     lines.append(f"  ground truth   : {data_dir / 'truth'}")
     emit(data, as_json, "\n".join(lines))
