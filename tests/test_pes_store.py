@@ -241,3 +241,27 @@ def test_cli_link_and_estimate(loaded, db_url):
     with loaded.connect() as conn:
         cmds = [c for (c,) in conn.execute(select(LedgerEntry.command).order_by(LedgerEntry.seq))]
     assert cmds[-3:] == ["link duplicates", "link pes", "estimate"]
+
+
+def test_officer_sees_linkage_items_side_by_side(loaded):
+    from audit_engine.access.operators import add_operator
+    from audit_engine.review.queue import decide_item, show_item
+
+    engine = loaded
+    run_link_duplicates(engine, "test.sup")
+    s = run_link_pes(engine, "test.sup", target_fmr=1e-9)
+    items = open_items(engine)
+    county = str(items["ea_code"].iat[0])[:6]
+    add_operator(engine, "root", "admin", "admin")
+    add_operator(engine, "admin", "qc.all", "qc", [county])
+    seen = set()
+    for kind, group in items.groupby("kind"):
+        d = show_item(engine, "qc.all", f"R{int(group['id'].iat[0])}")
+        want = {"pair": 2, "followup": 1, "cluster": 2}[kind]
+        assert len(d["records"]) == want and all(r["name"] for r in d["records"]), kind
+        seen.add(kind)
+    assert {"pair", "followup", "cluster"} <= seen
+    pair = items[items["kind"] == "pair"]
+    decide_item(engine, "qc.all", f"R{int(pair['id'].iat[0])}", "match", "same household", four_eyes=0.0)
+    est = run_estimate(engine, "test.sup", link_run=s.run_id, post_strata=["urban"])
+    assert est.imputed["possible_matches_undecided"] == len(pair) - 1

@@ -169,8 +169,8 @@ def show_item(engine: Engine, operator: str, text_ref: str) -> dict:
             elif item["kind"] == "followup":
                 records = [_person(conn, "census", item["subject"])]
             elif item["kind"] == "cluster":
-                ids = [m.get("person_id") for m in payload.get("members", []) if isinstance(m, dict)]
-                records = [_person(conn, "census", k) for k in ids if k]
+                ids = [payload.get("kept_id"), *payload.get("extra_ids", [])]
+                records = [_person(conn, "census", str(k)) for k in ids if k]
             detail = {"kind": item["kind"], "evidence": payload}
         decided = conn.execute(select(Decision.stage, Decision.decision, Decision.operator, Decision.decided_at)
                                .where(Decision.item_kind == ref.kind, Decision.item_id == ref.id)
