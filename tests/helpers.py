@@ -27,3 +27,20 @@ def csv_bytes(rows: list[dict[str, str]], encoding: str = "utf-8", header: list[
     header = header or header_names("persons")
     lines = [",".join(header)] + [",".join(r.get(h, "") for h in header_names("persons")) for r in rows]
     return ("\n".join(lines) + "\n").encode(encoding)
+
+
+#: a synthetic county's files in load order: reference, census, PES
+COUNTY_FILES = (("areas.csv", "reference", "areas"), ("enumerators.csv", "reference", "enumerators"),
+                ("census/households.csv", "census", "households"), ("census/persons.csv", "census", "persons"),
+                ("census/deaths.csv", "census", "deaths"), ("pes/households.csv", "pes", "households"),
+                ("pes/persons.csv", "pes", "persons"))
+#: reference and census only
+CENSUS_FILES = COUNTY_FILES[:5]
+
+
+def load_county(engine, folder, files=COUNTY_FILES, operator: str = "test.loader") -> None:
+    """Load a synthetic county's files (``files``: (relative path, source, kind)) into the store."""
+    from audit_engine.io.load import load_file
+
+    for rel, source, kind in files:
+        load_file(engine, folder / rel, source, operator=operator, kind=kind)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import COUNTY_FILES, load_county
 from scipy.stats import binom
 from sqlalchemy import func, insert, select
 
@@ -25,13 +26,9 @@ from audit_engine.accountability import (
     omission_figures,
 )
 from audit_engine.accountability.figures import NoData
-from audit_engine.io.load import REFERENCE, load_file
 from audit_engine.store.models import Decision, Enumerator, Flag, Person, SampleStatus
 
-FILES = (("areas.csv", REFERENCE, "areas"), ("enumerators.csv", REFERENCE, "enumerators"),
-         ("census/households.csv", "census", "households"), ("census/persons.csv", "census", "persons"),
-         ("census/deaths.csv", "census", "deaths"), ("pes/households.csv", "pes", "households"),
-         ("pes/persons.csv", "pes", "persons"))
+FILES = COUNTY_FILES
 
 
 # ---------------------------------------------------------------- funnel limits (pure)
@@ -109,8 +106,7 @@ def county(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def checked(engine, county):
-    for rel, source, kind in FILES:
-        load_file(engine, county / rel, source, operator="t", kind=kind)
+    load_county(engine, county, FILES, operator="t")
     rules.check.run_check(engine, rules.ruleset.load_ruleset(), operator="t")
     return engine
 

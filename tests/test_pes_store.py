@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import COUNTY_FILES, load_county
 from sqlalchemy import func, select
 
-from audit_engine.io.load import REFERENCE, load_file
 from audit_engine.ledger import verify
 from audit_engine.pes.duplicates import run_link_duplicates
 from audit_engine.pes.estimating import run_estimate
@@ -32,10 +32,7 @@ from sampling.design import load_design
 from sampling.draw import draw
 from sampling.store import read_frame, save_sample
 
-FILES = (("areas.csv", REFERENCE, "areas"), ("enumerators.csv", REFERENCE, "enumerators"),
-         ("census/households.csv", "census", "households"), ("census/persons.csv", "census", "persons"),
-         ("census/deaths.csv", "census", "deaths"), ("pes/households.csv", "pes", "households"),
-         ("pes/persons.csv", "pes", "persons"))
+FILES = COUNTY_FILES
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +46,7 @@ def county12k(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def loaded(engine, county12k):
-    for rel, source, kind in FILES:
-        load_file(engine, county12k / rel, source, operator="test.loader", kind=kind)
+    load_county(engine, county12k, FILES, operator="test.loader")
     design = load_design()
     drawn = draw(design, read_frame(engine, design), 5)
     save_sample(engine, design, 5, drawn, "test.sup")
@@ -203,8 +199,7 @@ def test_reviewed_pairs_refine_the_next_run(loaded):
 def test_failed_run_leaves_nothing_half_written(engine, county12k):
     with pytest.raises(Exception, match="no sample"):
         run_link_pes(engine, "test.sup")
-    for rel, source, kind in FILES[:4]:   # no PES loaded
-        load_file(engine, county12k / rel, source, operator="test.loader", kind=kind)
+    load_county(engine, county12k, FILES[:4], operator="test.loader")   # no PES loaded
     design = load_design()
     save_sample(engine, design, 5, draw(design, read_frame(engine, design), 5), "test.sup")
     with pytest.raises(ValueError, match="no PES persons"):

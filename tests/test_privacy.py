@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import COUNTY_FILES, load_county
 from sqlalchemy import func, select
 
 from audit_engine.access.operators import Refused, add_operator
@@ -24,16 +25,12 @@ from audit_engine.access.pseudonym import (
 )
 from audit_engine.exports.flags import export_flags, mask_values
 from audit_engine.exports.links import export_links
-from audit_engine.io.load import REFERENCE, load_file
 from audit_engine.store.models import Flag, LedgerEntry, LinkPair
 
 SECRET = "s" * 16 + "0123456789abcdef"   # 32 characters
 OTHER = "another office secret, long enough!"
 
-FILES = (("areas.csv", REFERENCE, "areas"), ("enumerators.csv", REFERENCE, "enumerators"),
-         ("census/households.csv", "census", "households"), ("census/persons.csv", "census", "persons"),
-         ("census/deaths.csv", "census", "deaths"), ("pes/households.csv", "pes", "households"),
-         ("pes/persons.csv", "pes", "persons"))
+FILES = COUNTY_FILES
 
 # excluded from the scan: where personal data lives by design (and decision reason texts)
 PERSONAL_TABLES = {"persons", "deaths", "quarantine", "person_versions", "decisions"}
@@ -139,8 +136,7 @@ def checked(engine, county):
     from rules.check import run_check
     from rules.ruleset import load_ruleset
 
-    for rel, source, kind in FILES:
-        load_file(engine, county / rel, source, operator="test.loader", kind=kind)
+    load_county(engine, county, FILES, operator="test.loader")
     run_check(engine, load_ruleset(), operator="t")
     return engine
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import CENSUS_FILES, load_county
 from sqlalchemy import select, text
 
 from audit_engine.access.operators import Refused, add_operator, disable_operator
-from audit_engine.io.load import REFERENCE, load_file
 from audit_engine.ledger import verify
 from audit_engine.review.history import record_history
 from audit_engine.review.items import AlreadyDecided, ReviewError
@@ -24,9 +24,7 @@ from audit_engine.store.models import Flag, LedgerEntry, Person
 from rules.check import run_check
 from rules.ruleset import load_ruleset
 
-FILES = (("areas.csv", REFERENCE, "areas"), ("enumerators.csv", REFERENCE, "enumerators"),
-         ("census/households.csv", "census", "households"), ("census/persons.csv", "census", "persons"),
-         ("census/deaths.csv", "census", "deaths"))
+FILES = CENSUS_FILES
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +38,7 @@ def county(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def store(engine, county):
-    for rel, source, kind in FILES:
-        load_file(engine, county / rel, source, operator="loader", kind=kind)
+    load_county(engine, county, FILES, operator="loader")
     run_check(engine, load_ruleset(), operator="sup")
     with engine.connect() as conn:
         flags = pd.read_sql(select(Flag.id, Flag.ea_code, Flag.scope).where(Flag.scope == "person"), conn)
@@ -65,8 +62,7 @@ def _refusals(engine) -> int:
 
 
 def test_review_is_refused_in_open_mode(engine, county):
-    for rel, source, kind in FILES[:4]:
-        load_file(engine, county / rel, source, operator="loader", kind=kind)
+    load_county(engine, county, FILES[:4], operator="loader")
     with pytest.raises(Refused, match="no operators"):
         list_items(engine, "anyone")
     assert _refusals(engine) == 1
