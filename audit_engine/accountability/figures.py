@@ -47,9 +47,9 @@ from audit_engine.store.models import (
     Flag,
     Household,
     Person,
-    Run,
     SampleStatus,
 )
+from audit_engine.store.runs import latest_run
 
 UNITS = ("enumerator", "supervisor", "ea", "township")
 TOWNSHIP_DIGITS = 9
@@ -70,19 +70,6 @@ class Figures:
 
     def as_dict(self) -> dict[str, Any]:
         return {"by": self.by, "run_id": self.run_id, "overall": self.overall, "units": self.rows}
-
-
-def newest_run(engine: Engine, kind: str, source: str | None = None) -> int | None:
-    """The id of the newest done run of ``kind`` (for ``check``: of ``source``'s records)."""
-    import json
-
-    with engine.connect() as conn:
-        rows = conn.execute(select(Run.id, Run.params).where(Run.kind == kind, Run.status == "done")
-                            .order_by(Run.id.desc())).all()
-    for rid, params in rows:
-        if source is None or json.loads(params or "{}").get("source", source) == source:
-            return int(rid)
-    return None
 
 
 def _with_funnel(df: pd.DataFrame, count: str, size: str, prefix: str, outlier: str) -> float:
@@ -130,7 +117,7 @@ def flag_figures(engine: Engine, by: str = "enumerator", run_id: int | None = No
     """Flag rates and confirmed-error rates per unit, with funnel limits (see the module doc)."""
     if by not in UNITS:
         raise ValueError(f"by must be one of {', '.join(UNITS)}")
-    run_id = run_id if run_id is not None else newest_run(engine, "check", "census")
+    run_id = run_id if run_id is not None else latest_run(engine, "check", "census")
     if run_id is None:
         raise NoData("no finished census check run: run `census-audit check` first")
     with engine.connect() as conn:
@@ -206,7 +193,7 @@ def omission_figures(engine: Engine, by: str = "ea", run_id: int | None = None) 
         raise ValueError("PES omissions are by ea or by enumerator")
     from audit_engine.review.items import decisions
 
-    run_id = run_id if run_id is not None else newest_run(engine, "link pes")
+    run_id = run_id if run_id is not None else latest_run(engine, "link pes")
     if run_id is None:
         raise NoData("no finished PES link run: run `census-audit link pes` first")
     with engine.connect() as conn:

@@ -26,11 +26,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from audit_engine.linkage.assign import one_to_one
 from audit_engine.linkage.blocking import random_pairs
 from audit_engine.linkage.compare import ComparisonMatrix
 from audit_engine.linkage.fellegi_sunter import Model, em, match_weights, posterior
-from audit_engine.linkage.pipeline import LinkResult, LinkSettings
+from audit_engine.linkage.pipeline import LinkResult, LinkSettings, assign, population
 from audit_engine.linkage.thresholds import choose_threshold
 
 __all__ = ["CONTEXT_LABELS", "household_context", "with_household_context"]
@@ -106,14 +105,11 @@ def with_household_context(result: LinkResult, settings: LinkSettings, left_hh, 
     matrix = ComparisonMatrix(names, (*result.comparisons.labels, CONTEXT_LABELS),
                               np.column_stack([result.comparisons.levels, ctx]), result.comparisons.tf)
     start = Model(names, (*old.m, m_ctx), (*old.u, u_ctx), old.prior)
-    model = em(matrix.levels, start, fix_u=True, n_pairs=cand.n_possible, max_iter=settings.max_iter, tol=settings.tol)
+    model = em(matrix.levels, start, fix_u=True, n_pairs=population(cand, settings), max_iter=settings.max_iter,
+               tol=settings.tol)
     weights = match_weights(model, matrix)
     post = posterior(weights)
-    keep = one_to_one(cand.left, cand.right, weights, settings.assign_floor) if settings.one_to_one \
-        else weights > settings.assign_floor
-    expected = model.prior * cand.n_possible
-    if settings.one_to_one:
-        expected = min(expected, min(cand.n_left, cand.n_right))
+    keep, expected = assign(cand, weights, model, settings)
     thr = choose_threshold(post[keep], settings.target_fmr, settings.target_fnmr, expected_matches=expected)
     return replace(result, comparisons=matrix, model=model, weights=weights, posteriors=post,
                    linked=keep & (post >= thr.posterior_min), threshold=thr)

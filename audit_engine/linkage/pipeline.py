@@ -21,7 +21,7 @@ from audit_engine.linkage.compare import Comparer, ComparisonMatrix, ComparisonS
 from audit_engine.linkage.fellegi_sunter import Model, em, estimate_u, initial_model, match_weights, posterior
 from audit_engine.linkage.thresholds import Threshold, choose_threshold
 
-__all__ = ["LinkResult", "LinkSettings", "dedupe", "link"]
+__all__ = ["LinkResult", "LinkSettings", "assign", "dedupe", "link", "population"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,25 @@ class _Clock:
         self._t = now
 
 
+def population(cand: Candidates, settings: LinkSettings) -> int:
+    """The pairs λ refers to: all record pairs when u comes from random pairs, else the candidates."""
+    return cand.n_possible if settings.u_from_random_pairs else len(cand)
+
+
+def assign(cand: Candidates, weights: np.ndarray, model: Model, settings: LinkSettings) -> tuple[np.ndarray, float]:
+    """The pairs that may link — the optimal one-to-one subset for two tables with
+    ``settings.one_to_one``, else every pair above ``assign_floor`` — and the expected number
+    of matches the threshold's error estimates refer to (λ times :func:`population`, at most
+    the smaller table under one-to-one). Every rescoring (reviewed pairs, household context)
+    goes through here, so all cut the same way."""
+    one = settings.one_to_one and not cand.dedup
+    keep = one_to_one(cand.left, cand.right, weights, settings.assign_floor) if one else weights > settings.assign_floor
+    expected = model.prior * population(cand, settings)
+    if one:
+        expected = min(expected, min(cand.n_left, cand.n_right))
+    return keep, float(expected)
+
+
 def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings) -> LinkResult:
     """Unsupervised Fellegi–Sunter linkage of ``left`` with ``right`` (``None``: dedupe ``left``)."""
     clock = _Clock()
@@ -98,12 +117,11 @@ def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings)
     names = matrix.names
     smaller = cand.n_left if dedup else min(cand.n_left, cand.n_right)
     guess = settings.expected_share * smaller
+    n_pop = population(cand, settings)
+    u = None
     if settings.u_from_random_pairs:
         rl, rr = random_pairs(cand.n_left, None if dedup else cand.n_right, settings.random_pairs, settings.seed)
         u = estimate_u(comparer(rl, rr))
-        n_pop = cand.n_possible
-    else:
-        u, n_pop = None, len(cand)
     clock.lap("u")
     prior = float(np.clip(guess / max(n_pop, 1), 1e-9, 0.5))
     start = initial_model(names, matrix.n_levels, prior, u)
@@ -125,15 +143,9 @@ def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings)
 
     weights = match_weights(model, matrix)
     post = posterior(weights)
-    if settings.one_to_one and not dedup:
-        keep = one_to_one(cand.left, cand.right, weights, settings.assign_floor)
-    else:
-        keep = weights > settings.assign_floor
+    keep, expected = assign(cand, weights, model, settings)
     clock.lap("score+assign")
 
-    expected = model.prior * n_pop
-    if settings.one_to_one and not dedup:
-        expected = min(expected, smaller)
     thr = choose_threshold(post[keep], settings.target_fmr, settings.target_fnmr, expected_matches=expected)
     linked = keep & (post >= thr.posterior_min)
     clock.lap("threshold")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from audit_engine.ledger import append as ledger_append
 from audit_engine.linkage import dedupe
@@ -25,11 +25,10 @@ from audit_engine.linkage.clusters import choose_kept, clusters
 from audit_engine.pes.persons import read_persons
 from audit_engine.pes.scoring import bands, levels_json, model_summary
 from audit_engine.review.items import NewItem, add_items
+from audit_engine.store.bulk import insert_rows
 from audit_engine.store.models import ClusterMember, LinkPair
 from audit_engine.store.runs import finish_run, start_run
 from rules.check import data_hash
-
-CHUNK = 20_000
 
 
 @dataclass
@@ -88,20 +87,19 @@ def run_link_duplicates(engine: Engine, operator: str, *, target_fmr: float = 0.
                  for c in kept.clusters.itertuples(index=False)]
         say(f"storing {len(pairs):,} pairs, {len(member_rows):,} cluster members, {len(items):,} review items")
         with engine.begin() as conn:
-            for frame, model in ((pairs, LinkPair), (member_rows, ClusterMember)):
-                recs = frame.to_dict("records")
-                for i in range(0, len(recs), CHUNK):
-                    conn.execute(insert(model), recs[i:i + CHUNK])
+            insert_rows(conn, LinkPair, pairs)
+            insert_rows(conn, ClusterMember, member_rows)
             n_items = add_items(conn, run_id, items)
+        ms = model_summary(res, b)
         summary = DuplicatesSummary(
             run_id, len(census), len(res.candidates), len(pairs), int(kept.clusters.shape[0]),
             int((members["role"] == "extra").sum()), int(kept.clusters["weak"].sum()), n_items,
-            model_summary(res, b)["upper"], round(time.perf_counter() - t0, 2))
+            ms["upper"], round(time.perf_counter() - t0, 2))
     except BaseException:
         finish_run(engine, run_id, {"error": "interrupted or failed; this run's results are incomplete, run again"},
                    "failed")
         raise
-    finish_run(engine, run_id, {**summary.to_dict(), "model": model_summary(res, b)})
+    finish_run(engine, run_id, {**summary.to_dict(), "model": ms})
     ledger_append(engine, operator=operator, command="link duplicates", params={**params, "run_id": run_id},
                   inputs={"census": dhash},
                   result={k: v for k, v in summary.to_dict().items() if k not in ("seconds",)})

@@ -42,7 +42,6 @@ from audit_engine.coverage.dse import (
 )
 from audit_engine.coverage.dse import post_stratum as make_post_stratum
 from audit_engine.ledger import append as ledger_append
-from audit_engine.pes.linking import latest_run
 from audit_engine.review.items import decisions
 from audit_engine.store.models import (
     ClusterMember,
@@ -53,7 +52,7 @@ from audit_engine.store.models import (
     Run,
     SampleStatus,
 )
-from audit_engine.store.runs import finish_run, start_run
+from audit_engine.store.runs import finish_run, latest_run, start_run
 from sampling.draw import prepare_frame
 from sampling.store import load_sample, read_frame
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from audit_engine.coverage.classify import classify_e_sample, p_sample_status
 from audit_engine.ledger import append as ledger_append
@@ -36,12 +36,11 @@ from audit_engine.linkage.context import with_household_context
 from audit_engine.pes.persons import AREA_PREFIX, read_deaths, read_persons
 from audit_engine.pes.scoring import bands, levels_json, model_summary, refine
 from audit_engine.review.items import NewItem, add_items
-from audit_engine.store.models import ClusterMember, LinkPair, ReviewItem, Run, SampleStatus
-from audit_engine.store.runs import finish_run, start_run
+from audit_engine.store.bulk import insert_rows
+from audit_engine.store.models import ClusterMember, LinkPair, ReviewItem, SampleStatus
+from audit_engine.store.runs import finish_run, latest_run, start_run
 from rules.check import data_hash
 from sampling.store import load_sample
-
-CHUNK = 20_000
 
 
 @dataclass
@@ -67,13 +66,6 @@ class PesLinkSummary:
         return dict(self.__dict__)
 
 
-def latest_run(engine: Engine, kind: str) -> int | None:
-    """The newest finished run of ``kind`` (``link pes``, ``link duplicates``, ``estimate``)."""
-    with engine.connect() as conn:
-        return conn.execute(select(Run.id).where(Run.kind == kind, Run.status == "done")
-                            .order_by(Run.id.desc()).limit(1)).scalar()
-
-
 def reviewed_pairs(engine: Engine) -> pd.DataFrame:
     """Decided possible-match items of every PES run, as labelled pairs (left_key, right_key,
     is_match): what the officers taught the model."""
@@ -95,12 +87,6 @@ def duplicate_clusters(engine: Engine, run_id: int | None) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql(select(ClusterMember.person_key, ClusterMember.cluster, ClusterMember.role,
                                   ClusterMember.ea_code).where(ClusterMember.run_id == run_id), conn)
-
-
-def _insert(conn, model, frame: pd.DataFrame) -> None:
-    recs = frame.to_dict("records")
-    for i in range(0, len(recs), CHUNK):
-        conn.execute(insert(model), recs[i:i + CHUNK])
 
 
 def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None, search_area: str = "township",
@@ -172,8 +158,8 @@ def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None,
                   for r in unresolved.itertuples(index=False)]
         say(f"storing {len(pairs):,} pairs, {len(statuses):,} sample statuses, {len(items):,} review items")
         with engine.begin() as conn:
-            _insert(conn, LinkPair, pairs)
-            _insert(conn, SampleStatus, statuses)
+            insert_rows(conn, LinkPair, pairs)
+            insert_rows(conn, SampleStatus, statuses)
             n_items = add_items(conn, run_id, items)
         ms = model_summary(res, b)
         summary = PesLinkSummary(

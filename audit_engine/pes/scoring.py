@@ -21,10 +21,10 @@ from audit_engine.linkage import (
     choose_threshold,
     level_weights,
     match_weights,
-    one_to_one,
     posterior,
     train_from_labels,
 )
+from audit_engine.linkage.pipeline import assign
 from audit_engine.linkage.thresholds import Threshold
 
 
@@ -51,19 +51,12 @@ def bands(result: LinkResult, settings: LinkSettings, target_fnmr: float | None,
     cut itself (no band at all), while a pair the one-to-one step kept at posterior 0.9 is
     exactly what a clerk should look at."""
     model = model or result.model
-    cand = result.candidates
     if model is result.model:
         w, post = result.weights, result.posteriors
     else:
         w = match_weights(model, result.comparisons)
         post = posterior(w)
-    dedup = cand.dedup
-    keep = (one_to_one(cand.left, cand.right, w, settings.assign_floor) if settings.one_to_one and not dedup
-            else w > settings.assign_floor)
-    smaller = cand.n_left if dedup else min(cand.n_left, cand.n_right)
-    expected = model.prior * cand.n_possible
-    if settings.one_to_one and not dedup:
-        expected = min(expected, smaller)
+    keep, expected = assign(result.candidates, w, model, settings)
     upper = choose_threshold(post[keep], settings.target_fmr, None, expected_matches=expected)
     match = keep & (post >= upper.posterior_min)
     if target_fnmr is None:

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from audit_engine.ledger import append as ledger_append
+from audit_engine.store.bulk import insert_rows
 from audit_engine.store.models import Decision, ReviewItem
 
 DECISIONS: dict[str, tuple[str, ...]] = {
@@ -62,12 +63,9 @@ class NewItem:
                 "status": "open"}
 
 
-def add_items(conn, run_id: int, items: Iterable[NewItem], chunk: int = 5_000) -> int:
+def add_items(conn, run_id: int, items: Iterable[NewItem]) -> int:
     """Insert ``items`` for ``run_id`` inside the caller's transaction; returns how many."""
-    rows = [it.row(run_id) for it in items]
-    for i in range(0, len(rows), chunk):
-        conn.execute(insert(ReviewItem), rows[i:i + chunk])
-    return len(rows)
+    return insert_rows(conn, ReviewItem, [it.row(run_id) for it in items])
 
 
 def decide(engine: Engine, item_id: int, decision: str, reason: str, operator: str) -> dict:
