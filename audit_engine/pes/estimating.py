@@ -42,6 +42,7 @@ from audit_engine.coverage.dse import (
 )
 from audit_engine.coverage.dse import post_stratum as make_post_stratum
 from audit_engine.ledger import append as ledger_append
+from audit_engine.pes.persons import read_persons
 from audit_engine.review.items import decisions
 from audit_engine.store.models import (
     ClusterMember,
@@ -101,17 +102,6 @@ def _urban_by_ea(engine: Engine) -> pd.Series:
     with engine.connect() as conn:
         areas = pd.read_sql(select(EnumerationArea.code, EnumerationArea.urban_rural), conn)
     return pd.Series(areas["urban_rural"].isin(urban_codes).to_numpy(), index=areas["code"].astype(str))
-
-
-def _persons(engine: Engine, source: str, keys: Sequence[str]) -> pd.DataFrame:
-    keys = list(keys)
-    frames = []
-    with engine.connect() as conn:
-        for i in range(0, len(keys), 5_000):
-            frames.append(pd.read_sql(select(Person.person_key, Person.sex, Person.age).where(
-                Person.source == source, Person.person_key.in_(keys[i:i + 5_000])), conn))
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_key", "sex", "age"])
-    return df.set_index("person_key")
 
 
 def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
@@ -182,16 +172,16 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)   # reported in the summary instead
             ce = ce_probability(pd.DataFrame({"class": cls, "classified": e["cls"].to_numpy(dtype=object)}))
-        prob = ce.p
-        correct = prob
+        correct = ce.p
         duplicate = (cls == "duplicate").astype(float)
 
         urban = _urban_by_ea(engine)
         units = sample.units.set_index("unit")
         frame = prepare_frame(read_frame(engine, sample.design), sample.design)
         stratum_of = frame.set_index("ea_code")["stratum"].astype(str)
-        pp = _persons(engine, "pes", p["person_key"]).reindex(p["person_key"])
-        ep = _persons(engine, "census", e["person_key"]).reindex(e["person_key"])
+        sample_eas = units.index.astype(str)
+        pp = read_persons(engine, "pes", eas=sample_eas).set_index("person_id").reindex(p["person_key"])
+        ep = read_persons(engine, "census", eas=sample_eas).set_index("person_id").reindex(e["person_key"])
         p_ea, e_ea = p["ea_code"].astype(str).to_numpy(), e["ea_code"].astype(str).to_numpy()
         cc_ea = census_cells["ea_code"].astype(str).to_numpy()
         known = stratum_of.reindex(cc_ea).notna().to_numpy()
@@ -245,7 +235,7 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
                    for r in table[table["level"] == "overall"].itertuples(index=False)}
         imputed = {"possible_matches_undecided": int(undecided_poss.sum()),
                    "unresolved_undecided": int((cls == "unresolved").sum()),
-                   "ce_probability": None if not (cls == "unresolved").any() else float(np.mean(prob[cls == "unresolved"])),
+                   "ce_probability": None if not (cls == "unresolved").any() else float(np.mean(correct[cls == "unresolved"])),
                    "warnings": ce.warnings}
         summary = EstimateSummary(run_id, link_run, sample.id, used, collapsed, overall, imputed, len(rows),
                                   round(time.perf_counter() - t0, 2), result)
