@@ -31,6 +31,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.common import splink_skipped  # noqa: E402
+
 Pairs = tuple[np.ndarray, np.ndarray]
 
 
@@ -177,14 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         ("recordlinkage ECM, tutorial-style", lambda: rl_tutorial(a, b)),
         ("recordlinkage ECM, Splink-like", lambda: rl_splink_like(a, b)),
     ]
-    skipped = None
-    if args.no_splink:
-        skipped = "--no-splink"
-    else:
-        try:
-            import splink  # noqa: F401
-        except ImportError:
-            skipped = "splink is not installed: pip install -c requirements/constraints.txt '.[bench]'"
+    skipped = splink_skipped(args.no_splink)
     if skipped is None:
         methods += [("Splink 5 (DuckDB), example, u 1e6 pairs", lambda: splink_example(a, b, 1e6)),
                     ("Splink 5 (DuckDB), example, u 1e7 pairs", lambda: splink_example(a, b, 1e7))]

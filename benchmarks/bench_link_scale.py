@@ -11,10 +11,10 @@ Cases, each in a fresh subprocess so that its peak RSS (VmHWM) is its own:
   :func:`~audit_engine.linkage.link`. Issue target: ≤ 60 s on 2 cores, precision and recall
   ≥ 0.995 against ``truth/records.csv`` (:func:`~audit_engine.linkage.census.truth_scores`);
 * ``link-dl``: the same with the ID number compared by Damerau–Levenshtein (exact / one edit /
-  else) instead of ``citizen_id``, whose "birth segment agrees only" level repeats the birth
-  year-month's evidence (the reason :func:`duplicate_settings` does the same): EM then takes
-  PES persons missing from the census and a census person of the same surname born the same
-  day in another EA for a match;
+  else) instead of ``citizen_id``: a check that the shipped ``citizen_id`` comparison (without
+  its "birth segment agrees only" level, which repeats the birth year-month's evidence and made
+  EM link PES persons missing from the census to a same-surname person born the same day in
+  another EA) does as well as the plain edit distance;
 * ``dedupe``: duplicates within all census persons with
   :func:`~audit_engine.linkage.census.duplicate_settings`; scored as pairs against the truth; the
   duplicate clusters are the connected components of the linked pairs. Target: ≤ 5 minutes;
@@ -48,7 +48,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.common import county, peak_rss_mb  # noqa: E402
+from benchmarks.common import county, peak_rss_mb, splink_skipped  # noqa: E402
 
 COLUMNS = ["person_id", "ea_code", "name", "id_number", "sex", "birth_ym", "ethnicity", "relationship"]
 STAGES = ("block", "compare", "u", "em", "score+assign", "threshold")
@@ -90,8 +90,8 @@ def _scores(s) -> dict:
 # --- workers (one per subprocess) ---------------------------------------------------------------
 
 def link_settings(variant: str):
-    """The shipped PES settings, or (``link-dl``) the same with the ID number compared as in
-    :func:`~audit_engine.linkage.census.duplicate_settings` (exact / one edit / else)."""
+    """The shipped PES settings, or (``link-dl``) the same with the ID number compared by
+    Damerau–Levenshtein (exact / one edit / else)."""
     from audit_engine.linkage import ComparisonSpec
     from audit_engine.linkage.census import pes_census_settings
 
@@ -346,15 +346,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.data is not None:
             print("--quick with --data: the given county is used, only the PES sample is smaller")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    skipped = None
+    skipped = splink_skipped(args.no_splink) if "splink" in cases else None
     if "splink" in cases:
-        if args.no_splink:
-            skipped = "--no-splink"
-        else:
-            try:
-                import splink  # noqa: F401
-            except ImportError:
-                skipped = "splink is not installed: pip install -c requirements/constraints.txt '.[bench]'"
         if skipped:
             cases.remove("splink")
 
@@ -364,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
             r = results[case] = median_run(case, data, args)
             if case == "link-dl":
                 print("PES ↔ census, the same with the ID number compared by Damerau–Levenshtein "
-                      "(exact / one edit / else, as duplicate_settings) instead of citizen_id")
+                      "(exact / one edit / else) instead of citizen_id")
             elif case == "link":
                 print(f"PES ↔ census: {r['pes']:,} PES persons ({r['eas']:,} whole EAs, seed {args.seed}) against "
                       f"{r['census']:,} census persons (issue: <= 60 s, precision and recall >= 0.995)")

@@ -36,3 +36,14 @@ def status_kb(pid: int | str, field: str) -> int:
 
 def peak_rss_mb() -> float:
     return status_kb("self", "VmHWM") / 1024
+
+
+def splink_skipped(no_splink: bool) -> str | None:
+    """Why Splink is left out of a benchmark run (``--no-splink``, or not installed), or None."""
+    if no_splink:
+        return "--no-splink"
+    try:
+        import splink  # noqa: F401
+    except ImportError:
+        return "splink is not installed: pip install -c requirements/constraints.txt '.[bench]'"
+    return None
