@@ -190,7 +190,8 @@ def run_check(engine: Engine, ruleset: RuleSet, *, operator: str, source: str = 
               "flags": summary.flags, "rules": len(summary.rules),
               "fails_by_severity": {s: sum(r["fails"] for r in summary.rules if r["severity"] == s)
                                     for s in ("error", "warning", "info")}}
-    finish_run(engine, run_id, result)
+    # The run record keeps the per-rule counts (items / passes / fails / n/a) for the rules report.
+    finish_run(engine, run_id, {**result, "per_rule": summary.rules, "seconds": summary.seconds})
     ledger_append(engine, operator=operator, command="check", params={**params, "run_id": run_id},
                   inputs={"ruleset": ruleset.content_hash, "data": dhash, **{f"rules:{k}": v for k, v in ruleset.files.items()}},
                   result=result)

@@ -44,3 +44,53 @@ def load_county(engine, folder, files=COUNTY_FILES, operator: str = "test.loader
 
     for rel, source, kind in files:
         load_file(engine, folder / rel, source, operator=operator, kind=kind)
+
+
+class _FigureParser:
+    """Collects every ``data-fig`` element of a report: key -> (exact value, text shown)."""
+
+    def __init__(self) -> None:
+        from html.parser import HTMLParser
+
+        outer = self
+        self.figures: dict[str, tuple[float | int | None, str]] = {}
+        self.duplicates: list[str] = []
+
+        class P(HTMLParser):
+            stack: list[tuple[str, str | None, list[str]]] = []
+
+            def handle_starttag(self, tag, attrs):
+                a = dict(attrs)
+                if "data-fig" in a:
+                    self.stack.append((a["data-fig"], a.get("data-value"), []))
+
+            def handle_data(self, data):
+                for _, _, buf in self.stack:
+                    buf.append(data)
+
+            def handle_endtag(self, tag):
+                if tag == "span" and self.stack:
+                    key, value, buf = self.stack.pop()
+                    v = None if not value else (int(value) if value.lstrip("-").isdigit() else float(value))
+                    if key in outer.figures and outer.figures[key] != (v, "".join(buf)):
+                        outer.duplicates.append(key)
+                    outer.figures[key] = (v, "".join(buf))
+
+        self.parser = P()
+
+
+def report_figures(html: str) -> dict[str, tuple[float | int | None, str]]:
+    """Every figure of a report (see ``reports.render.fig``): key -> (exact value, text shown).
+    A key shown twice with different values is an error."""
+    p = _FigureParser()
+    p.parser.feed(html)
+    assert not p.duplicates, f"figures shown twice with different values: {p.duplicates[:5]}"
+    return p.figures
+
+
+def shown(value: float | None, kind: str = "pct", digits: int | None = None) -> str:
+    """The text a report shows for a value (the same formatting as reports.render)."""
+    from reports.render import num, pct
+
+    d = digits if digits is not None else (2 if kind == "pct" else 0)
+    return pct(value, d) if kind == "pct" else num(value, d)

@@ -74,6 +74,7 @@ def _register() -> None:
         load,
         operator,
         quality,
+        report,
         review,
         sample,
         status,
@@ -94,6 +95,7 @@ def _register() -> None:
     cli.add_command(review.review)
     cli.add_command(export.export)
     cli.add_command(accountability.accountability)
+    cli.add_command(report.report)
     cli.add_command(demo.demo)
 
 
