@@ -49,9 +49,11 @@ class Issued:
     sha256: str
     bytes: int
     ledger_seq: int
+    pdf: Path | None = None
+    pdf_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path)}
+        return {**asdict(self), "path": str(self.path), "pdf": str(self.pdf) if self.pdf else None}
 
 
 def run_info(engine: Engine, run_ids: dict[str, int | None]) -> list[dict[str, Any]]:
@@ -86,8 +88,9 @@ def build(engine: Engine, kind: str, *, lang: str = "zh", operator: str,
 
 
 def issue(engine: Engine, kind: str, out_dir: str | Path, *, lang: str = "zh", operator: str,
-          options: dict[str, Any] | None = None) -> Issued:
-    """Render the report into ``out_dir/<kind>.<lang>.html`` and append its hash to the ledger."""
+          options: dict[str, Any] | None = None, pdf: bool = False) -> Issued:
+    """Render the report into ``out_dir/<kind>.<lang>.html`` (and, with ``pdf``, print it to
+    ``.pdf`` with Chromium) and append the file hashes to the ledger."""
     html, context = build(engine, kind, lang=lang, operator=operator, options=options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,22 +100,32 @@ def issue(engine: Engine, kind: str, out_dir: str | Path, *, lang: str = "zh", o
     tmp.write_bytes(data)
     tmp.replace(path)                    # never a half-written report under the real name
     sha = hashlib.sha256(data).hexdigest()
+    pdf_path, pdf_sha = None, None
+    if pdf:
+        from reports.pdf import PdfUnavailable, print_pdf
+
+        try:
+            pdf_path = print_pdf(path, path.with_suffix(".pdf"))
+        except PdfUnavailable as exc:
+            raise ReportError(str(exc)) from exc
+        pdf_sha = hashlib.sha256(pdf_path.read_bytes()).hexdigest()
     entry = append(engine, operator=operator, command="report",
                    params={"kind": kind, "lang": lang, "runs": context.get("runs", {}),
                            "options": _plain(options or {}), "ledger_head_shown": context["meta"]["ledger_head"]},
-                   result={"file": path.name, "sha256": sha, "bytes": len(data)})
-    return Issued(kind, lang, path, sha, len(data), entry.seq)
+                   result={"file": path.name, "sha256": sha, "bytes": len(data),
+                           **({"pdf": pdf_path.name, "pdf_sha256": pdf_sha} if pdf_path else {})})
+    return Issued(kind, lang, path, sha, len(data), entry.seq, pdf_path, pdf_sha)
 
 
 def find_issued(engine: Engine, sha256: str) -> dict[str, Any] | None:
-    """The ledger entry that issued a report with this SHA-256, or None."""
+    """The ledger entry that issued a report (HTML or PDF) with this SHA-256, or None."""
     with engine.connect() as conn:
         rows = conn.execute(select(LedgerEntry.seq, LedgerEntry.ts, LedgerEntry.operator, LedgerEntry.params,
                                    LedgerEntry.result).where(LedgerEntry.command == "report")
                             .order_by(LedgerEntry.seq)).all()
     for r in rows:
         result = json.loads(r.result)
-        if result.get("sha256") == sha256:
+        if sha256 in (result.get("sha256"), result.get("pdf_sha256")):
             return {"seq": r.seq, "ts": r.ts, "operator": r.operator, "params": json.loads(r.params), **result}
     return None
 

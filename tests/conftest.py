@@ -102,4 +102,10 @@ def pipeline_store(tmp_path_factory) -> tuple[Path, str]:
     r = CliRunner().invoke(cli, ["demo", "--persons", "4000", "--seed", "5", "--out", str(out), "--json"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    return out, f"sqlite:///{out / 'census_audit.db'}"
+    url = f"sqlite:///{out / 'census_audit.db'}"
+    # Fold the write-ahead log into the file, so a test may copy census_audit.db alone.
+    eng = make_engine(url)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return out, url

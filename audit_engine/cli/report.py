@@ -15,18 +15,21 @@ LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", sho
 OUT = click.option("--out", "out_dir", default="reports-out", show_default=True,
                    type=click.Path(file_okay=False), help="Folder the report is written to (<kind>.<lang>.html).")
 JSON = click.option("--json", "as_json", is_flag=True)
+PDF = click.option("--pdf", is_flag=True, help="Also print the report to PDF (needs Chromium).")
 
 
-def _issue(app: AppContext, kind: str, out_dir: str, lang: str, as_json: bool, options: dict) -> None:
+def _issue(app: AppContext, kind: str, out_dir: str, lang: str, as_json: bool, options: dict,
+           pdf: bool = False) -> None:
     from reports.issue import ReportError, issue
 
     engine = app.engine_for("report")
     try:
-        issued = issue(engine, kind, out_dir, lang=lang, operator=app.operator, options=options)
+        issued = issue(engine, kind, out_dir, lang=lang, operator=app.operator, options=options, pdf=pdf)
     except ReportError as exc:
         raise UserError(f"report {kind}: {exc}") from exc
     emit(issued.as_dict(), as_json, f"{kind} report ({lang}): {issued.path}\n"
-         f"  sha256 {issued.sha256} ({issued.bytes:,} bytes), ledger entry #{issued.ledger_seq}")
+         f"  sha256 {issued.sha256} ({issued.bytes:,} bytes), ledger entry #{issued.ledger_seq}"
+         + (f"\n  pdf {issued.pdf} sha256 {issued.pdf_sha256}" if issued.pdf else ""))
 
 
 @click.group(epilog=examples("census-audit --operator leader.li report accuracy --out reports/",
@@ -47,10 +50,11 @@ def report() -> None:
 @click.option("--previous-label", metavar="TEXT", help="What the previous figures are (e.g. 第六次人口普查).")
 @OUT
 @LANG
+@PDF
 @JSON
 @click.pass_obj
 def accuracy(app: AppContext, run_id: int | None, previous: tuple[str, ...], previous_label: str | None,
-             out_dir: str, lang: str, as_json: bool) -> None:
+             out_dir: str, lang: str, pdf: bool, as_json: bool) -> None:
     """Omission, duplication and net coverage with 95% CIs, by stratum and post-stratum."""
     from reports.accuracy import parse_previous
 
@@ -59,7 +63,7 @@ def accuracy(app: AppContext, run_id: int | None, previous: tuple[str, ...], pre
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     _issue(app, "accuracy", out_dir, lang, as_json,
-           {"run_id": run_id, "previous": prev or None, "previous_label": previous_label})
+           {"run_id": run_id, "previous": prev or None, "previous_label": previous_label}, pdf)
 
 
 @report.command(epilog=examples("census-audit --operator sup.wang report rules",
@@ -67,11 +71,12 @@ def accuracy(app: AppContext, run_id: int | None, previous: tuple[str, ...], pre
 @click.option("--run", "run_id", type=int, help="Check run (default: the newest finished check of the census).")
 @OUT
 @LANG
+@PDF
 @JSON
 @click.pass_obj
-def rules(app: AppContext, run_id: int | None, out_dir: str, lang: str, as_json: bool) -> None:
+def rules(app: AppContext, run_id: int | None, out_dir: str, lang: str, pdf: bool, as_json: bool) -> None:
     """Failures per rule, by township, data-quality indices and age-sex pyramids."""
-    _issue(app, "rules", out_dir, lang, as_json, {"run_id": run_id})
+    _issue(app, "rules", out_dir, lang, as_json, {"run_id": run_id}, pdf)
 
 
 @report.command(epilog=examples("census-audit --operator sup.wang report linkage",
@@ -80,12 +85,13 @@ def rules(app: AppContext, run_id: int | None, out_dir: str, lang: str, as_json:
 @click.option("--duplicates-run", type=int, help="link duplicates run (default: the newest finished).")
 @OUT
 @LANG
+@PDF
 @JSON
 @click.pass_obj
 def linkage(app: AppContext, pes_run: int | None, duplicates_run: int | None, out_dir: str, lang: str,
-            as_json: bool) -> None:
+            pdf: bool, as_json: bool) -> None:
     """m/u tables, match-weight histograms with thresholds, blocking counts, clerical review."""
-    _issue(app, "linkage", out_dir, lang, as_json, {"pes_run": pes_run, "duplicates_run": duplicates_run})
+    _issue(app, "linkage", out_dir, lang, as_json, {"pes_run": pes_run, "duplicates_run": duplicates_run}, pdf)
 
 
 @report.command(epilog=examples("census-audit --operator sup.wang report enumerators",
@@ -93,19 +99,21 @@ def linkage(app: AppContext, pes_run: int | None, duplicates_run: int | None, ou
 @click.option("--run", "run_id", type=int, help="Check run (default: the newest finished check of the census).")
 @OUT
 @LANG
+@PDF
 @JSON
 @click.pass_obj
-def enumerators(app: AppContext, run_id: int | None, out_dir: str, lang: str, as_json: bool) -> None:
+def enumerators(app: AppContext, run_id: int | None, out_dir: str, lang: str, pdf: bool, as_json: bool) -> None:
     """Funnel plot of enumerators' flag rates and the outliers to follow up."""
-    _issue(app, "enumerators", out_dir, lang, as_json, {"run_id": run_id})
+    _issue(app, "enumerators", out_dir, lang, as_json, {"run_id": run_id}, pdf)
 
 
 @report.command("all", epilog=examples("census-audit --operator sup.wang report all --out reports/"))
 @OUT
 @LANG
+@PDF
 @JSON
 @click.pass_obj
-def all_reports(app: AppContext, out_dir: str, lang: str, as_json: bool) -> None:
+def all_reports(app: AppContext, out_dir: str, lang: str, pdf: bool, as_json: bool) -> None:
     """All four reports with their defaults (newest runs)."""
     from reports.issue import KINDS, ReportError, issue
 
@@ -113,7 +121,7 @@ def all_reports(app: AppContext, out_dir: str, lang: str, as_json: bool) -> None
     out = []
     for kind in KINDS:
         try:
-            out.append(issue(engine, kind, out_dir, lang=lang, operator=app.operator).as_dict())
+            out.append(issue(engine, kind, out_dir, lang=lang, operator=app.operator, pdf=pdf).as_dict())
         except ReportError as exc:
             raise UserError(f"report {kind}: {exc}") from exc
     emit({"reports": out}, as_json, "\n".join(f"{r['kind']:<12} {r['path']}  sha256 {r['sha256'][:16]}…" for r in out))
