@@ -33,6 +33,8 @@ import numpy as np  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from audit_engine.accountability.funnel import funnel_limits  # noqa: E402
+
 #: CJK families tried in order (Linux first: Noto is Debian's fonts-noto-cjk).
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
                 "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
@@ -214,29 +216,45 @@ def histogram(name: str, edges: Sequence[float], counts: Sequence[int], *, title
         return to_svg(fig, name, title)
 
 
-def funnel(name: str, sizes: Sequence[float], rates: Sequence[float], p0: float, limits: dict[str, np.ndarray],
-           grid: Sequence[float], outlier: Sequence[bool], *, title: str, xlabel: str, ylabel: str,
-           labels: dict[str, str], lang: str) -> Markup:
-    """A funnel plot: each unit's rate against its size, the overall rate and the 95 % and
-    99.8 % limits (``limits`` computed on ``grid``); units outside the upper 95 % limit in red."""
+def funnel(name: str, units: list[str], sizes: list[float], counts: list[float], labels: list[str],
+           p0: float, *, title: str, xlabel: str, ylabel: str, legend: dict[str, str], lang: str) -> Markup:
+    """A funnel plot: each unit's rate (``counts / sizes``) against its size, the overall rate
+    ``p0`` and the 95 % and 99.8 % limits; units above the limits (``labels``: the funnel labels
+    of :func:`audit_engine.accountability.funnel.classify`) are marked and named beside their
+    points: the reader of a printed report must find them without a lookup table."""
+    n = np.asarray(sizes, float)
+    rate = np.divide(np.asarray(counts, float), n, out=np.full(n.shape, np.nan), where=n > 0)
+    above = np.array([str(x or "").startswith("above") for x in labels], bool)
+    follow = np.array([x == "above 99.8%" for x in labels], bool)
+    lo = max(2.0, 0.6 * float(np.nanmin(n[n > 0]))) if (n > 0).any() else 2.0
+    hi = 1.08 * float(np.nanmax(n)) if (n > 0).any() else 10.0
+    # whole sizes only: the binomial quantiles are NaN for a fractional n
+    grid = np.unique(np.linspace(lo, max(hi, lo + 1), 240).round())
+    lim = funnel_limits(grid, p0)
     with plt.rc_context(_style(lang)):
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        g = np.asarray(grid, float)
-        ax.plot(g, limits["upper_95"], color=ORANGE, linewidth=1, label=labels["l95"])
-        ax.plot(g, limits["lower_95"], color=ORANGE, linewidth=1)
-        ax.plot(g, limits["upper_99_8"], color=RED, linewidth=1, linestyle="--", label=labels["l998"])
-        ax.plot(g, limits["lower_99_8"], color=RED, linewidth=1, linestyle="--")
-        ax.axhline(p0, color="black", linewidth=0.8, label=labels["p0"])
-        s = np.asarray(sizes, float)
-        r = np.asarray(rates, float)
-        o = np.asarray(outlier, bool)
-        ax.scatter(s[~o], r[~o], s=12, color=BLUE, alpha=0.7, label=labels["unit"])
-        if o.any():
-            ax.scatter(s[o], r[o], s=18, color=RED, marker="D", label=labels["outlier"])
+        fig, ax = plt.subplots(figsize=(7.2, 4.0))
+        ax.fill_between(grid, lim["lower_95"], lim["upper_95"], color=SKY, alpha=0.12, linewidth=0)
+        ax.plot(grid, lim["upper_95"], color=ORANGE, linewidth=1.1, label=legend["l95"])
+        ax.plot(grid, lim["lower_95"], color=ORANGE, linewidth=1.1)
+        ax.plot(grid, lim["upper_99_8"], color=RED, linewidth=1.1, linestyle="--", label=legend["l998"])
+        ax.plot(grid, lim["lower_99_8"], color=RED, linewidth=1.1, linestyle="--")
+        ax.axhline(p0, color="black", linewidth=0.8, label=legend["p0"])
+        ax.scatter(n[~above], rate[~above], s=14, color=BLUE, alpha=0.75, label=legend["unit"], zorder=3)
+        if (above & ~follow).any():
+            ax.scatter(n[above & ~follow], rate[above & ~follow], s=22, color=ORANGE, marker="D",
+                       label=legend["watch"], zorder=4)
+        if follow.any():
+            ax.scatter(n[follow], rate[follow], s=26, color=RED, marker="D", label=legend["follow"], zorder=4)
+        for j, i in enumerate(np.flatnonzero(above)):   # alternate above/below: neighbours stay legible
+            ax.annotate(units[i], (n[i], rate[i]), xytext=(5, 3 if j % 2 == 0 else -10), textcoords="offset points",
+                        fontsize=7.5, color=RED if follow[i] else "#9a6700")
+        top = max(float(np.nanmax(rate)) if np.isfinite(rate).any() else p0, p0) * 1.18
+        top = max(top, float(lim["upper_99_8"][len(grid) // 8]) * 1.05)
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, grid[-1])
         _pct_axis(ax.yaxis)
-        ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
-        ax.legend(loc="upper right", frameon=False, fontsize=8)
+        ax.legend(loc="upper right", frameon=False, fontsize=7.5, ncol=2)
         return to_svg(fig, name, title)

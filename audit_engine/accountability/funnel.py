@@ -25,7 +25,9 @@ LEVELS: dict[str, tuple[float, float]] = {"95%": (0.025, 0.975), "99.8%": (0.001
 def binomial_limit(q: float, n, p0: float) -> np.ndarray:
     """The interpolated exact binomial ``q`` quantile of a proportion, for each size ``n``.
 
-    ``n`` may be a scalar or an array; sizes of 0 give NaN. ``p0`` of 0 or 1 gives that rate."""
+    ``n`` may be a scalar or an array; sizes of 0 give NaN, and so do fractional sizes (scipy's
+    binomial is defined for whole ``n`` only: draw a funnel on a grid of whole sizes).
+    ``p0`` of 0 or 1 gives that rate."""
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must be within (0, 1), got {q}")
     if not 0.0 <= p0 <= 1.0:
