@@ -92,6 +92,15 @@ def test_classify_and_edges():
         binomial_limit(1.0, 10, 0.1)
 
 
+def test_classify_ceiling_is_not_an_outlier():
+    # p0 = 0.9937, n = 17: P(Y = 17) = 0.9937**17 = 0.898, so 17 of 17 is the likeliest count; the
+    # interpolated upper limit is just under 1, and the strict rule alone would flag the unit
+    assert binomial_limit(0.975, 17, 0.9937) < 1.0
+    assert list(classify([17, 15], [17, 17], 0.9937)) == ["", "below 95%"]
+    # a unit with every item counted is still above when the overall rate is low
+    assert list(classify([10], [10], 0.1)) == ["above 99.8%"]
+
+
 # ---------------------------------------------------------------- the store
 
 @pytest.fixture(scope="module")

@@ -64,15 +64,25 @@ def classify(count, n, p0: float) -> np.ndarray:
     """The outlier label of each unit: ``above 99.8%``, ``above 95%``, ``below 99.8%``,
     ``below 95%`` or ``''`` (within the 95 % limits, or a unit of size 0).
 
-    A unit is above a limit when its rate is strictly greater than it (below: strictly less)."""
+    A unit is above a limit when its rate is strictly greater than it (below: strictly less),
+    with one exception at the ceiling: when the binomial quantile itself is ``n`` (a rate near
+    1, e.g. confirmed-error rates of 99 %), the interpolated limit lies just under 100 % and a
+    unit with every item counted would be "above" it although ``P(Y = n)`` is large; such a
+    unit is within the limits."""
     count = np.asarray(count, dtype=float)
     n = np.asarray(n, dtype=float)
     lim = funnel_limits(n, p0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(n > 0, count / np.where(n > 0, n, 1), np.nan)
+
+    def above(level: str) -> np.ndarray:
+        tag = level.rstrip("%").replace(".", "_")
+        at_ceiling = (count >= n) & (n > 0) & (binom.ppf(LEVELS[level][1], np.maximum(n, 1), p0) >= n)
+        return (rate > lim[f"upper_{tag}"]) & ~at_ceiling
+
     label = np.full(np.shape(rate), "", dtype=object)
     label = np.where(rate < lim["lower_95"], "below 95%", label)
     label = np.where(rate < lim["lower_99_8"], "below 99.8%", label)
-    label = np.where(rate > lim["upper_95"], "above 95%", label)
-    label = np.where(rate > lim["upper_99_8"], "above 99.8%", label)
+    label = np.where(above("95%"), "above 95%", label)
+    label = np.where(above("99.8%"), "above 99.8%", label)
     return label
