@@ -17,6 +17,7 @@ from audit_engine.store.runs import latest_run
 from reports import charts
 from reports.common import run_summary, township_names
 from reports.i18n import Translator
+from sampling.draw import COLLAPSED
 
 TEMPLATE = "accuracy.html.j2"
 #: headline order: what leadership reads first
@@ -62,6 +63,11 @@ def _stratum_label(domain: str, towns: dict[str, str], t: Translator) -> str:
     parts = domain.split("|")
     words = []
     for p in parts:
+        if p == "":
+            continue
+        if p == COLLAPSED:  # the sampler merged this part (a stratum too small to split)
+            words.append(t("accuracy.collapsed_part"))
+            continue
         if p in towns:
             words.append(towns[p])
         elif p in ("urban", "rural"):
