@@ -92,14 +92,16 @@ def frame30k(county30k):
 @pytest.fixture(scope="session")
 def pipeline_store(tmp_path_factory) -> tuple[Path, str]:
     """A store through the whole pipeline (demo: 4,000 persons, seed 5: loads, check, sample,
-    link duplicates, link pes, estimate, operators), built once: (demo folder, SQLite URL).
+    link duplicates, link pes, estimate, operators; no QC decisions, no reports), built once:
+    (demo folder, SQLite URL).
     Tests that issue reports from it add ledger entries; none may change its figures."""
     from click.testing import CliRunner
 
     from audit_engine.cli.main import cli
 
     out = tmp_path_factory.mktemp("pipeline") / "demo"
-    r = CliRunner().invoke(cli, ["demo", "--persons", "4000", "--seed", "5", "--out", str(out), "--json"],
+    r = CliRunner().invoke(cli, ["demo", "--persons", "4000", "--seed", "5", "--out", str(out), "--no-review",
+                                 "--no-reports", "--json"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     url = f"sqlite:///{out / 'census_audit.db'}"

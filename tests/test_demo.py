@@ -17,8 +17,15 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     # 7 loads, check, quality, sample, sample verify, link duplicates, link pes, estimate,
-    # 3 operators added, the QC officer's export
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 18
+    # 4 operators added, each QC decision (first and four-eyes second), estimate again,
+    # the QC officer's export, 4 reports
+    rv = data["review"]
+    decisions = sum(sum(v.values()) for v in rv["decisions"].values()) + rv["four_eyes"]["checked"]
+    assert rv["items"]["followup"].get("decided", 0) > 0 and rv["decisions"]["flag"]["confirmed"] > 0
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 18 + 1 + decisions + 1 + 4
+    assert [rep["kind"] for rep in data["reports"]] == ["accuracy", "rules", "linkage", "enumerators"]
+    for rep in data["reports"]:
+        assert (out / "reports" / f"{rep['kind']}.zh.html").exists() and rep["path"].endswith(".zh.html")
     assert data["export"]["rows"] > 0 and (out / "accountability.json").exists()
     assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
     smp = data["sample"]
@@ -30,7 +37,11 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
         persons = list(csv.DictReader(f))
     assert data["store_counts"]["persons"]["census"] == len(persons)
     text = (r.output + (out / "quality.json").read_text("utf-8")
-            + CliRunner().invoke(cli, ["demo", "--persons", "3000", "--seed", "11", "--out", str(out)]).output)
+            + "".join(p.read_text("utf-8") for p in (out / "reports").glob("*.html")))
+    second = CliRunner().invoke(cli, ["demo", "--persons", "3000", "--seed", "11", "--out", str(out)])
+    assert second.exit_code == 0 and second.output.rstrip().splitlines()[-1] == (
+        f"accuracy report: {out / 'reports' / 'accuracy.zh.html'}")
+    text += second.output
     for p in persons:
         assert p["id_number"] == "" or p["id_number"] not in text
         assert len(p["name"]) < 2 or p["name"] not in text

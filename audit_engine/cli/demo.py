@@ -1,10 +1,12 @@
 """``census-audit demo``: the whole pipeline on a synthetic county, in a fresh folder.
 
-Steps grow as the engine does: synth -> init -> load (areas, enumerators, census, PES) ->
-check -> quality indices -> PES sample (sealed) -> sample verify -> link duplicates -> link pes ->
-estimate -> ledger verify; later issues add review statistics and reports. The synthetic PES
-enumerates every EA, so whichever EAs the sealed sample selects, their PES records exist (the
-PES linkage reads only those).
+Steps: synth -> init -> load (areas, enumerators, census, PES) -> check -> quality indices ->
+PES sample (sealed) -> sample verify -> link duplicates -> link pes -> estimate -> accountability
+figures -> operators -> QC work (simulated from the ground truth, through the real queue: a
+township QC officer and a county one decide the linkage items and the township's flags) ->
+estimate again with the follow-up outcomes -> review statistics -> the QC officer's export ->
+the four reports -> ledger verify. The synthetic PES enumerates every EA, so whichever EAs the
+sealed sample selects, their PES records exist (the PES linkage reads only those).
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ LOAD_ORDER = (
 @click.option("--seed", default=2020, show_default=True, type=int)
 @click.option("--out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
               help="Fresh folder for the data, the store and the outputs.")
+@click.option("--review/--no-review", default=True, show_default=True,
+              help="Simulate the QC officers' decisions from the ground truth, then estimate again.")
+@click.option("--reports/--no-reports", default=True, show_default=True, help="Issue the four reports (zh).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> None:
+def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, reports: bool, as_json: bool) -> None:
     """Run the pipeline end to end on a synthetic county (SQLite store inside --out unless --db)."""
     out_dir = Path(out).resolve()
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -116,15 +121,33 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
         path.write_text(json.dumps(figs, ensure_ascii=False, indent=1, default=str), "utf-8")
         return figs
 
-    figs = step("accountability figures (funnel limits)", accountability)
     # operators: from here on every command checks role and scope (docs/review.md)
     first_town = str(read_frame(engine, design)["ea_code"].min())[:9]
     add_operator(engine, operator, "demo.admin", "admin")
     add_operator(engine, "demo.admin", "demo.qc", "qc", [first_town])
     add_operator(engine, "demo.admin", operator, "supervision")
+    reviewed: dict = {}
+    if review:
+        from audit_engine.synth.fieldwork import simulate_review
+
+        add_operator(engine, "demo.admin", "demo.qc.county", "qc", [first_town[:6]])
+        reviewed = step("QC work: linkage items and township flags decided (simulated from the truth)",
+                        lambda: simulate_review(engine, data_dir / "truth", ["demo.qc", "demo.qc.county"]))
+        est = step("estimate again, with the follow-up outcomes", lambda: run_estimate(engine, operator))
+    figs = step("accountability figures (funnel limits)", accountability)
+    from audit_engine.review.stats import review_statistics
+
+    stats = step("review statistics", lambda: review_statistics(engine))
     (out_dir / "exports").mkdir(exist_ok=True)
     exported = step(f"export flags of QC officer demo.qc (township {first_town}, masked)",
                     lambda: export_flags(engine, "demo.qc", out_dir / "exports" / "flags_demo.qc.csv"))
+    issued: list[dict] = []
+    if reports:
+        from reports.issue import KINDS, issue
+
+        for kind in KINDS:
+            issued.append(step(f"report {kind}", lambda k=kind: issue(
+                engine, k, out_dir / "reports", lang="zh", operator=operator)).as_dict())
     v = step("ledger verify", lambda: verify(engine))
     data = {
         "out": str(out_dir), "store": make_engine(url).url.render_as_string(hide_password=True),
@@ -146,6 +169,8 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
                            "enumerators_above_95": sum(1 for r in figs["enumerators"]["units"]
                                                        if str(r.get("outlier", "")).startswith("above"))},
         "export": {"path": str(exported.path), "rows": exported.rows, "sha256": exported.sha256},
+        "review": {"simulated": reviewed, **stats},
+        "reports": issued,
     }
     lines = [f"demo finished in {sum(s['seconds'] for s in steps):.1f} s",
              f"  synthetic data : {data_dir}", f"  store          : {data['store']}"]
@@ -166,7 +191,30 @@ def demo(app: AppContext, persons: int, seed: int, out: str, as_json: bool) -> N
                  f"{o['net_undercount']['ci_high']:.2%})")
     lines.append(f"  accountability : {data['accountability']['path']} "
                  f"({data['accountability']['enumerators_above_95']} enumerators above the 95% funnel limit)")
+    if reviewed:
+        lines.append(f"  QC work        : {_decided(stats['decisions'].get('review', {}))} linkage items and "
+                     f"{_decided(stats['decisions'].get('flag', {}))} flags decided (simulated from the truth); "
+                     f"four-eyes {stats['four_eyes']['checked']} checked")
+    lines.append(f"  review backlog : {_open(stats)}")
     lines.append(f"  QC export      : {exported.path} ({exported.rows:,} flags of township {first_town}, masked)")
+    for r in issued:
+        lines.append(f"  report         : {r['path']} (sha256 {r['sha256'][:16]}…)")
     lines.append(f"  ledger         : {v.entries} entries, intact={v.ok}, head {v.head_hash}")
     lines.append(f"  ground truth   : {data_dir / 'truth'}")
+    for r in issued:
+        if r["kind"] == "accuracy":
+            lines.append(f"accuracy report: {r['path']}")
     emit(data, as_json, "\n".join(lines))
+
+
+def _decided(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    return f"{total:,}" + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) + ")" if counts else "")
+
+
+def _open(stats: dict) -> str:
+    """``981 flags, 0 duplicate clusters, 0 follow-ups open; four-eyes 20 pending``."""
+    names = {"cluster": "duplicate clusters", "followup": "follow-ups", "pair": "possible matches"}
+    parts = [f"{stats['flags'].get('open', 0):,} flags"]
+    parts += [f"{v.get('open', 0):,} {names.get(k, k)}" for k, v in sorted(stats["items"].items())]
+    return ", ".join(parts) + f" open; four-eyes {stats['four_eyes'].get('pending', 0):,} pending"
