@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (  # noqa: E402
+    bench_demo,
     bench_febrl,
     bench_link_scale,
     bench_load,
@@ -39,6 +40,8 @@ def main() -> None:
     bench_localise.main(["--persons", "20000" if args.quick else "50000"])
     print("== record linkage on FEBRL4 (issue: unsupervised F1 >= 0.999; Splink and recordlinkage side by side)")
     bench_febrl.main(["--repeat", "1"] if args.quick else [])
+    print("== the demo end to end (issue 7: 200,000 persons <= 5 minutes, time per step)")
+    bench_demo.main(["--persons", "50000" if args.quick else "200000"])
     print("== national PES draw (issue: <= 10 s from a 5,000,000-EA frame)")
     bench_sample.main(["--eas", "500000", "--counties", "280", "--townships", "4000", "--total", "3000",
                        "--repeat", "1"] if args.quick else [])
