@@ -231,3 +231,32 @@ def test_reader_process_errors_reach_the_caller(engine, tmp_path):
     import audit_engine.io.load as lm
     with pytest.raises(TypeError):   # a failure inside the reader process is re-raised here
         list(lm.prefetch_in_process(lm.read_and_validate, (str(p), "csv", "utf-8", 10, 0, 1, "persons", None, "gone.csv")))
+
+
+def test_register_and_listing_load_with_quarantine(engine, tmp_path):
+    """A household-registration extract and the pre-enumeration listing load like census files:
+    checked row by row, bad rows quarantined with file, line and field, masked."""
+    reg = tmp_path / "hukou.csv"
+    reg.write_text("户籍人员编号,公民身份号码,姓名,性别,出生年月,户籍地址代码,户号,户籍状态,状态变更年月\n"
+                   "R1,320831198503120011,张三丰,1,1985-03-12,320831001001,H1,1,\n"
+                   "R2,320831198503120029,李四光,7,1985-03,320831001001,H1,1,\n"
+                   "R3,,王五,2,1990-01,32083100100,H2,3,2020-05\n"
+                   "R4,,赵六,2,1990-01,320831001,H2,3,2020-05\n", encoding="utf-8")
+    s = load_file(engine, reg, "register", operator="t")
+    assert (s.kind, s.rows_loaded, s.rows_quarantined) == ("register", 2, 2)
+    with engine.connect() as c:
+        rows = c.execute(text("select register_key, birth_year, birth_month, address_code, status, status_year "
+                              "from register_persons order by register_key")).all()
+    assert [tuple(r) for r in rows] == [("R1", 1985, 3, "320831001001", "1", None), ("R4", 1990, 1, "320831001", "3", 2020)]
+    q = _quarantine(engine)
+    assert list(q.field) == ["sex", "address_code"] and "hukou.csv, line 3, field sex" in q.detail[0]
+    assert "李四光" not in " ".join(q.detail)
+    lst = tmp_path / "listing.csv"
+    lst.write_text("listing_id,ea_code,persons_listed,enumerator_id\nL1,320831001001001,3,E1\nL2,320831001001001,x,E1\n",
+                   encoding="utf-8")
+    s = load_file(engine, lst, "reference", operator="t")
+    assert (s.kind, s.rows_loaded, s.rows_quarantined) == ("listing", 1, 1)
+    with pytest.raises(InputError, match="cannot be loaded as census data"):
+        load_file(engine, lst, "census", operator="t")
+    with pytest.raises(InputError, match="cannot be loaded as register data"):
+        load_file(engine, tmp_path / "listing.csv", "register", operator="t")

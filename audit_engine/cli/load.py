@@ -1,4 +1,4 @@
-"""``census-audit load census|pes|areas|enumerators FILE``."""
+"""``census-audit load census|pes|areas|enumerators|listing|register FILE``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import click
 
 from audit_engine.cli.context import AppContext, emit, progress_enabled
-from audit_engine.io.load import DEFAULT_CHUNK_ROWS, REFERENCE, LoadSummary, load_file
+from audit_engine.io.load import DEFAULT_CHUNK_ROWS, REFERENCE, REGISTER, LoadSummary, load_file
 
 EXAMPLES = """\b
 Examples:
@@ -95,3 +95,6 @@ load.add_command(_command("pes", ("persons", "households", "deaths"),
                           "Load post-enumeration survey records: a persons, households or deaths file."))
 load.add_command(_command(REFERENCE, ("areas",), "Load the enumeration areas (普查小区) frame."))
 load.add_command(_command(REFERENCE, ("enumerators",), "Load enumerators and their assigned areas."))
+load.add_command(_command(REFERENCE, ("listing",), "Load the pre-enumeration listing (摸底): one row per listed household."))
+load.add_command(_command(REGISTER, ("register",),
+                          "Load a household-registration extract (户籍, from public security): one row per person."))

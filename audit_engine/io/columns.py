@@ -102,6 +102,27 @@ DEATHS = (
     _c("death_ym", "死亡年月", "ym", required=True),
 )
 
+REGISTER = (
+    _c("register_id", "户籍人员编号", "key", required=True, doc="unique within the register extract"),
+    _c("id_number", "公民身份号码", "text"),
+    _c("name", "姓名", "text"),
+    _c("sex", "性别", "code", code_list="sex", required=True),
+    _c("birth_ym", "出生年月", "ym", required=True, doc="YYYY-MM (the day is in the ID number)"),
+    _c("address_code", "户籍地址代码", "pattern", pattern=r"\d{6}(\d{3}(\d{3})?)?", required=True,
+       doc="where the person is registered: 12-digit village code (or 9-digit township, 6-digit county)"),
+    _c("register_household", "户号", "text", doc="the registration household (户口簿) number"),
+    _c("status", "户籍状态", "code", code_list="register_status", required=True),
+    _c("status_ym", "状态变更年月", "ym", doc="when the status last changed (moved out, death cancelled)"),
+)
+
+LISTING = (
+    _c("listing_id", "摸底户编号", "key", required=True, doc="one listed household, unique in the listing"),
+    _c("ea_code", "普查小区代码", "key", required=True),
+    _c("persons_listed", "摸底人数", "int", required=True, max=10_000, doc="persons expected in the household"),
+    _c("enumerator_id", "普查员编号", "text", doc="who listed it (and will enumerate it)"),
+    _c("address", "住址", "text"),
+)
+
 #: file kind -> columns. The kind of a file is found from its header (see ``detect_kind``).
 KINDS: dict[str, tuple[Column, ...]] = {
     "areas": AREAS,
@@ -109,6 +130,8 @@ KINDS: dict[str, tuple[Column, ...]] = {
     "households": HOUSEHOLDS,
     "persons": PERSONS,
     "deaths": DEATHS,
+    "register": REGISTER,
+    "listing": LISTING,
 }
 
 #: the columns that identify a record within its source (unique in the store).
@@ -118,6 +141,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "households": ("household_id",),
     "persons": ("person_id",),
     "deaths": ("household_id", "line_no"),
+    "register": ("register_id",),
+    "listing": ("listing_id",),
 }
 
 #: kinds that belong to a source (census or PES); areas and enumerators are reference data.

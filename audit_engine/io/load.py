@@ -35,9 +35,11 @@ from audit_engine.store.models import (
     Enumerator,
     EnumeratorArea,
     Household,
+    ListedHousehold,
     LoadFile,
     Person,
     QuarantinedRow,
+    RegisterPerson,
 )
 from audit_engine.store.runs import finish_run, start_run
 
@@ -45,6 +47,9 @@ DEFAULT_CHUNK_ROWS = 50_000
 PARALLEL_MIN_BYTES = 16 << 20   # below this, a second process costs more than it saves
 SOURCES = ("census", "pes")
 REFERENCE = "reference"
+REGISTER = "register"
+#: what each non-census source may load (census and PES load SOURCED_KINDS)
+OTHER_SOURCES: dict[str, tuple[str, ...]] = {REFERENCE: ("areas", "enumerators", "listing"), REGISTER: ("register",)}
 
 #: kind -> (table, {canonical column -> db column}, db key columns)
 TABLES: dict[str, tuple[Table, dict[str, str], tuple[str, ...]]] = {
@@ -53,6 +58,8 @@ TABLES: dict[str, tuple[Table, dict[str, str], tuple[str, ...]]] = {
     "deaths": (Death.__table__, {"household_id": "household_key"}, ("household_key", "line_no")),
     "areas": (EnumerationArea.__table__, {"ea_code": "code"}, ("code",)),
     "enumerators": (Enumerator.__table__, {"enumerator_id": "id"}, ("id",)),
+    "register": (RegisterPerson.__table__, {"register_id": "register_key"}, ("register_key",)),
+    "listing": (ListedHousehold.__table__, {"listing_id": "listing_key"}, ("listing_key",)),
 }
 
 
@@ -83,7 +90,8 @@ def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, k
               encoding: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
               progress: Callable[[Chunk], None] | None = None,
               parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> LoadSummary:
-    """Load ``path`` as records of ``source`` ('census', 'pes' or 'reference').
+    """Load ``path`` as records of ``source`` ('census', 'pes', 'reference' for areas,
+    enumerators and the listing, or 'register' for a household-registration extract).
 
     Files of ``parallel_min_bytes`` or more are read and validated in a second process while
     this one stores the previous chunk (the two cores of a field-office machine both work).
@@ -148,7 +156,7 @@ def _header(path: str, fmt: str, enc: str | None) -> list[str]:
 
 
 def _resolve_kind(name: str, header: list[str], source: str, kind: str | None) -> str:
-    allowed = SOURCED_KINDS if source in SOURCES else ("areas", "enumerators")
+    allowed = SOURCED_KINDS if source in SOURCES else OTHER_SOURCES[source]
     if kind is None:
         kind = detect_kind(header)
         if kind is None:

@@ -22,7 +22,8 @@ from audit_engine.access.masking import PERSONAL_FIELDS, mask_value
 from audit_engine.codes import code_list
 from audit_engine.io.columns import KINDS, Column
 
-TEXT_LIMITS = {"name": 60, "address": 200, "id_number": 24, "township_name": 60, "village_code": 15}
+TEXT_LIMITS = {"name": 60, "address": 200, "id_number": 24, "township_name": 60, "village_code": 15,
+               "register_household": 40, "enumerator_id": 40}
 KEY_LIMIT = 40
 YM = (r"^\s*(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*月?|(?P<m2>\d{2}))"
       r"(?:[-/.]\d{1,2}.*)?\s*$")

@@ -445,3 +445,68 @@ class PersonVersion(Base):
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegisterPerson(Base):
+    """A person of the household-registration extract (户籍, from public security): who is
+    registered where, and whether the registration is still live, moved out or cancelled by death.
+    Compared with the census by ``link register``; never loaded as census data."""
+
+    __tablename__ = "register_persons"
+    __table_args__ = (UniqueConstraint("register_key"), Index("ix_register_persons_address", "address_code"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    register_key: Mapped[str] = mapped_column(Key)
+    id_number: Mapped[str | None] = mapped_column(String(24))
+    name: Mapped[str | None] = mapped_column(String(60))
+    sex: Mapped[str | None] = mapped_column(Code)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    address_code: Mapped[str] = mapped_column(String(12))   # village (12), township (9) or county (6) code
+    register_household: Mapped[str | None] = mapped_column(Key)
+    status: Mapped[str] = mapped_column(Code)               # register_status: 1 registered, 2 moved out, 3 deceased
+    status_year: Mapped[int | None] = mapped_column(SmallInteger)
+    status_month: Mapped[int | None] = mapped_column(SmallInteger)
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class ListedHousehold(Base):
+    """A household of the pre-enumeration listing (摸底): what the enumerator expected to find
+    in the EA before the count; reconciled with what was enumerated."""
+
+    __tablename__ = "listing"
+    __table_args__ = (UniqueConstraint("listing_key"), Index("ix_listing_ea", "ea_code"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    listing_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    persons_listed: Mapped[int] = mapped_column(Integer)
+    enumerator_id: Mapped[str | None] = mapped_column(Key)
+    address: Mapped[str | None] = mapped_column(String(200))
+    load_file_id: Mapped[int | None] = mapped_column(ForeignKey("load_files.id"))
+
+
+class RegisterStatus(Base):
+    """The outcome of a ``link register`` run for one record, census or register.
+
+    ``record`` ``C`` (a census person, ``record_key`` its person key) or ``R`` (a register
+    person, its register key). ``cls``: ``registered_here`` (enumerated and registered in this
+    county), ``not_enumerated`` (registered here, live, not found in the census: candidate
+    omission or moved away), ``registered_elsewhere`` (enumerated here, registered in another
+    place: 人户分离; ``place`` the registration address code), ``no_registration`` (enumerated,
+    no registration found: candidate 未落户口), ``deceased_enumerated`` (the registration was
+    cancelled by a death before the standard time, yet the person was enumerated: candidate
+    error), ``moved_out`` / ``deceased`` (register records with no census counterpart and a
+    status that explains it). ``ea_code``: the census EA, or for a register person not
+    enumerated the registration address code (a village code: township scopes still apply by
+    prefix). ``other_key``: the record on the other side."""
+
+    __tablename__ = "register_status"
+    __table_args__ = (UniqueConstraint("run_id", "record", "record_key"), Index("ix_register_status_run_cls", "run_id", "cls"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    record: Mapped[str] = mapped_column(String(1))
+    record_key: Mapped[str] = mapped_column(Key)
+    ea_code: Mapped[str] = mapped_column(String(20))
+    cls: Mapped[str] = mapped_column(String(24))
+    other_key: Mapped[str | None] = mapped_column(Key)
+    place: Mapped[str | None] = mapped_column(String(12))
+    evidence: Mapped[str] = mapped_column(Text)          # JSON: ids, codes and numbers only
