@@ -30,9 +30,10 @@ LOADABLE = {
     "areas.csv": "areas", "enumerators.csv": "enumerators",
     "census/households.csv": "households", "census/persons.csv": "persons", "census/deaths.csv": "deaths",
     "pes/households.csv": "households", "pes/persons.csv": "persons",
+    "listing.csv": "listing", "register/register.csv": "register",
 }
 TRUTH = ("truth/persons.csv", "truth/records.csv", "truth/areas.csv", "truth/enumerators.csv",
-         "truth/households.csv")
+         "truth/households.csv", "truth/listing.csv", "truth/register.csv", "truth/register_classes.csv")
 Z = 4.5
 
 

@@ -488,10 +488,11 @@ class RegisterStatus(Base):
     """The outcome of a ``link register`` run for one record, census or register.
 
     ``record`` ``C`` (a census person, ``record_key`` its person key) or ``R`` (a register
-    person, its register key). ``cls``: ``registered_here`` (enumerated and registered in this
-    county), ``not_enumerated`` (registered here, live, not found in the census: candidate
+    person, its register key). ``cls``: ``registered_here`` (enumerated, and registered in the
+    township where enumerated), ``not_enumerated`` (registered here, live, not found in the census: candidate
     omission or moved away), ``registered_elsewhere`` (enumerated here, registered in another
-    place: 人户分离; ``place`` the registration address code), ``no_registration`` (enumerated,
+    place — another township of this county or another county: 人户分离; ``place`` the
+    registration address or county code), ``no_registration`` (enumerated,
     no registration found: candidate 未落户口), ``deceased_enumerated`` (the registration was
     cancelled by a death before the standard time, yet the person was enumerated: candidate
     error), ``moved_out`` / ``deceased`` (register records with no census counterpart and a

@@ -107,6 +107,73 @@ PES_DEFAULTS = CaptureRates(
 
 
 @dataclass(frozen=True)
+class RegisterRates:
+    """The county's household-registration register (户籍) as it stands at the standard time.
+
+    Residents registered in this county (registration types 1-3) are always in it, at their
+    registration address; residents registered in another county or not registered at all are
+    not, so their shares come from the population settings (``away_*``, ``registration_pending``).
+    The rates below add what a real register holds beyond the resident population, and the
+    register's own recording errors:
+      moved_away          persons still registered here (status 1) but living outside the county,
+                          per true resident. 金湖 is a sending county: its registered population
+                          exceeds its resident one by well over a tenth.
+      moved_out           registrations moved out (status 2) in the two years before the
+                          standard time and still in the extract, per true resident
+      death_uncancelled   share of registered decedents (died in the year before the standard
+                          time, not enumerated) whose registration was not cancelled (未销户口,
+                          still status 1); the others are cancelled (status 3). A decedent the
+                          census enumerated as living is always cancelled, so that the census
+                          error shows against the register.
+    Recording errors (per register record; the two ID-number errors exclude each other):
+      id_digit, missing_id_number, birth_month, name_homophone
+    """
+
+    moved_away: float = 0.12
+    moved_out: float = 0.02
+    death_uncancelled: float = 0.25
+    id_digit: float = 0.002
+    missing_id_number: float = 0.005
+    birth_month: float = 0.003
+    name_homophone: float = 0.004
+
+    def validate(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{where}.{f.name} must be a probability, got {value}")
+        if self.id_digit + self.missing_id_number > 0.5:
+            raise ValueError(f"{where}: ID-number error rates add up to more than 0.5")
+
+
+@dataclass(frozen=True)
+class ListingErrors:
+    """The pre-enumeration listing's (摸底) own errors (see ``audit_engine.synth.listing``).
+
+      moved_out    per true family household: a household that moved out before the standard
+                   time is still listed (default 0.002: about one EA in five of 100 households)
+      missed       per true family household: it is not listed (default 0.002; collective
+                   quarters are always listed)
+      persons_off  per listed household: its persons count is one too high or one too low
+                   (default 0.01)
+
+    With the defaults the listed persons of an EA are within about ±8 of the truth (one or two
+    households moved or missed), inside the reconciliation's default tolerance (5 %, at least
+    8 persons; ``audit_engine.listing``).
+    """
+
+    moved_out: float = 0.002
+    missed: float = 0.002
+    persons_off: float = 0.01
+
+    def validate(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not 0.0 <= value <= 0.5:
+                raise ValueError(f"{where}.{f.name} must be within 0-0.5, got {value}")
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     """The synthetic county: its size, its people, and the two enumerations of them.
 
@@ -135,6 +202,8 @@ class SynthConfig:
     enumerators_per_supervisor: int = 5
     census: CaptureRates = field(default_factory=CaptureRates)
     pes: CaptureRates = field(default_factory=lambda: PES_DEFAULTS)
+    listing: ListingErrors = field(default_factory=ListingErrors)
+    register: RegisterRates = field(default_factory=RegisterRates)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -162,6 +231,8 @@ class SynthConfig:
             raise ValueError("enumerators_per_supervisor must be at least 1")
         self.census.validate("census")
         self.pes.validate("pes")
+        self.listing.validate("listing")
+        self.register.validate("register")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML-ready); ``from_dict`` reads it back."""
@@ -175,15 +246,21 @@ class SynthConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown synth settings: {', '.join(unknown)}")
-        defaults = {"census": CaptureRates(), "pes": PES_DEFAULTS}
+        defaults: dict[str, Any] = {"census": CaptureRates(), "pes": PES_DEFAULTS, "register": RegisterRates()}
         for key, base in defaults.items():
-            if key in data and not isinstance(data[key], CaptureRates):
+            if key in data and not isinstance(data[key], type(base)):
                 sub = dict(data[key] or {})
-                rate_names = {f.name for f in dataclasses.fields(CaptureRates)}
+                rate_names = {f.name for f in dataclasses.fields(base)}
                 bad = sorted(set(sub) - rate_names)
                 if bad:
                     raise ValueError(f"unknown {key} rates: {', '.join(bad)}")
                 data[key] = dataclasses.replace(base, **sub)
+        if "listing" in data and not isinstance(data["listing"], ListingErrors):
+            sub = dict(data["listing"] or {})
+            bad = sorted(set(sub) - {f.name for f in dataclasses.fields(ListingErrors)})
+            if bad:
+                raise ValueError(f"unknown listing rates: {', '.join(bad)}")
+            data["listing"] = ListingErrors(**sub)
         return cls(**data)
 
     @classmethod

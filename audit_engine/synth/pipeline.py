@@ -2,7 +2,9 @@
 
 Randomness: one ``numpy.random.default_rng(seed)`` is split (``Generator.spawn``) into one
 independent stream per stage in a fixed order, so the same seed gives byte-identical files,
-and the census and the PES draw their errors independently of each other.
+and the census and the PES draw their errors independently of each other. A stream added later
+goes at the end of ``STREAMS``: SeedSequence children keep their spawn keys, so the existing
+streams, and every file they make, stay byte-identical.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from audit_engine.io.columns import header_names
 
-from . import households, staff, write
+from . import households, listing, register, staff, write
 from .config import SynthConfig
 from .enumerate import BASE, Capture, capture
 from .population import DIED, RESIDENT, STATUS_NAMES, Population, build
@@ -23,8 +25,8 @@ from .population import DIED, RESIDENT, STATUS_NAMES, Population, build
 Progress = Callable[[str, int, int], None]
 
 STREAMS = ("households", "geography", "out_of_scope", "attributes", "names", "migration", "ids", "staff",
-           "census", "pes")
-STEPS = ("population", "staff", "census", "pes", "write")
+           "census", "pes", "listing", "register")
+STEPS = ("population", "staff", "census", "pes", "register", "write")
 FORMAT_VERSION = 1
 
 
@@ -56,14 +58,21 @@ def generate(config: SynthConfig, out: Path, progress: Progress | None = None) -
     pes = capture(rng["pes"], pop, config.pes, id_prefix="P",
                   ea_enumerator_id=pes_staff["enumerator_id"][pes_staff["ea_enumerator"]],
                   ea_bad=pes_staff["bad"][pes_staff["ea_enumerator"]], shuffle_households=True, **common)
-    say("write", 4, total)
-    files = _write_all(out, pop, census, pes, census_staff, pes_staff)
+    say("register", 4, total)
+    reg = register.build(rng["register"], pop, census, config.register, county_code=config.county_code,
+                         single_given_name_share=config.single_given_name_share)
+    say("write", 5, total)
+    files = _write_all(out, pop, census, pes, census_staff, pes_staff, reg)
+    listed = listing.build(rng["listing"], pop, config.listing,
+                           census_staff["enumerator_id"][census_staff["ea_enumerator"]], census)
+    files.update(listing.write_files(out, listed))
     manifest = {
         "format_version": FORMAT_VERSION,
         "generator": "audit_engine.synth",
         "seed": config.seed,
         "config": config.to_dict(),
-        "counts": _counts(pop, census, pes, census_staff, pes_staff),
+        "counts": {**_counts(pop, census, pes, census_staff, pes_staff, reg),
+                   "listing_households": len(listed.rows["listing_id"])},
         "files": files,
     }
     write.write_manifest(out / "manifest.json", manifest)
@@ -94,7 +103,8 @@ def _deaths_columns(c: Capture) -> dict[str, np.ndarray]:
     return d
 
 
-def _write_all(out: Path, pop: Population, census: Capture, pes: Capture, cs: dict, ps: dict) -> dict[str, str]:
+def _write_all(out: Path, pop: Population, census: Capture, pes: Capture, cs: dict, ps: dict,
+               reg: register.Register) -> dict[str, str]:
     files: dict[str, str] = {}
     A, P, H = pop.areas, pop.persons, pop.households
 
@@ -187,6 +197,16 @@ def _write_all(out: Path, pop: Population, census: Capture, pes: Capture, cs: di
         "bad": write.fmt_int(np.concatenate([cs["bad"], ps["bad"]]).astype(np.int64)),
     }
     put("truth/enumerators.csv", list(te), te)
+
+    put("register/register.csv", header_names("register"), reg.records)
+    tr = {
+        "register_id": reg.records["register_id"],
+        "true_person_id": np.where(reg.true_index >= 0, tid[np.maximum(reg.true_index, 0)], ""),
+        "situation": np.array(register.SITUATIONS, dtype=object)[reg.situation],
+        "errors": reg.errors,
+    }
+    put("truth/register.csv", list(tr), tr)
+    put("truth/register_classes.csv", ["record", "key", "expected"], register.classes(pop, census, reg))
     return files
 
 
@@ -202,7 +222,8 @@ def _hh_map(c: Capture, pop: Population, n_hh: int) -> np.ndarray:
     return out
 
 
-def _counts(pop: Population, census: Capture, pes: Capture, cs: dict, ps: dict) -> dict[str, int]:
+def _counts(pop: Population, census: Capture, pes: Capture, cs: dict, ps: dict,
+            reg: register.Register) -> dict[str, int]:
     P = pop.persons
     counts = {
         "true_persons": pop.n_residents,
@@ -222,4 +243,11 @@ def _counts(pop: Population, census: Capture, pes: Capture, cs: dict, ps: dict) 
         counts[f"{name}_persons"] = len(c.persons["person_id"])
         for k in ("omitted", "duplicates", "erroneous"):
             counts[f"{name}_{k}"] = int(c.ea_counts[k].sum())
+    status = reg.records["status"]
+    counts["register_records"] = len(status)
+    counts["register_registered"] = int((status == register.REGISTERED).sum())
+    counts["register_moved_out"] = int((status == register.MOVED_OUT_STATUS).sum())
+    counts["register_deceased"] = int((status == register.DECEASED_STATUS).sum())
+    counts["register_moved_away"] = int((reg.situation == register.MOVED_AWAY).sum())
+    counts["register_deaths_not_cancelled"] = int((reg.situation == register.DIED_NOT_CANCELLED).sum())
     return counts
