@@ -15,6 +15,7 @@ from benchmarks import (  # noqa: E402
     bench_link_scale,
     bench_load,
     bench_localise,
+    bench_register,
     bench_rules,
     bench_sample,
     bench_synth,
@@ -40,6 +41,8 @@ def main() -> None:
     bench_localise.main(["--persons", "20000" if args.quick else "50000"])
     print("== record linkage on FEBRL4 (issue: unsupervised F1 >= 0.999; Splink and recordlinkage side by side)")
     bench_febrl.main(["--repeat", "1"] if args.quick else [])
+    print("== census <-> household register (issue 8: recall and precision of each register class)")
+    bench_register.main(["--persons", "20000" if args.quick else "200000"])
     print("== the demo end to end (issue 7: 200,000 persons <= 5 minutes, time per step)")
     bench_demo.main(["--persons", "50000" if args.quick else "200000"])
     print("== national PES draw (issue: <= 10 s from a 5,000,000-EA frame)")

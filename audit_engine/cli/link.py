@@ -18,9 +18,10 @@ def _say(as_json: bool):
 
 @click.group(epilog=examples("census-audit --operator sup.wang link duplicates",
                              "census-audit --operator sup.wang link pes",
-                             "census-audit --operator sup.wang link pes --search-area village --json"))
+                             "census-audit --operator sup.wang link pes --search-area village --json",
+                             "census-audit --operator sup.wang link register"))
 def link() -> None:
-    """Record linkage: the PES against the census, and duplicates inside the census."""
+    """Record linkage: the PES against the census, duplicates inside the census, the household register."""
 
 
 @link.command(epilog=examples("census-audit --operator sup.wang link pes",
@@ -77,3 +78,35 @@ def duplicates(app: AppContext, fmr: float, as_json: bool) -> None:
          f"link duplicates run {s.run_id}: {s.persons:,} census persons, {s.candidates:,} candidate pairs, "
          f"{s.pairs:,} duplicate pairs in {s.clusters:,} clusters ({s.extra_records:,} extra records, "
          f"{s.weak_clusters:,} with a weak link); {s.review_items:,} review items; {s.seconds:.1f} s")
+
+
+@link.command(epilog=examples("census-audit --operator sup.wang link register",
+                              "census-audit --operator sup.wang link register --fmr 0.0005 --json"))
+@click.option("--fmr", type=float, default=0.001, show_default=True,
+              help="Target false-match rate: the upper threshold (matches).")
+@click.option("--fnmr", type=float, default=0.001, show_default=True,
+              help="Target false-non-match rate: the lower threshold; pairs between go to review.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def register(app: AppContext, fmr: float, fnmr: float, as_json: bool) -> None:
+    """Compare the census with the household-register extract; classes per record; review lists."""
+    from audit_engine.register.classify import CLASSES
+    from audit_engine.register.run import run_link_register
+
+    try:
+        s = run_link_register(app.engine_for("run"), app.operator, target_fmr=fmr, target_fnmr=fnmr,
+                              progress=_say(as_json))
+    except ValueError as exc:
+        raise UserError(f"link register: {exc}") from exc
+    cols = [c for c in CLASSES if c in s.classes]
+    head = "  township   " + " ".join(f"{c:>20}" for c in cols)
+    table = [f"  {t:<10} " + " ".join(f"{row.get(c, 0):>20,}" for c in cols) for t, row in s.by_township.items()]
+    emit(s.to_dict(), as_json, "\n".join([
+        f"link register run {s.run_id}: {s.census_persons:,} census persons against {s.register_persons:,} register "
+        f"persons, {s.candidates:,} candidate pairs, {s.seconds:.1f} s",
+        f"  matches {s.matches:,} (posterior ≥ {s.upper['posterior_min']:.4f}, est. false-match rate "
+        f"{s.upper['est_fmr']:.4%}); possible matches {s.possible:,}; second census records of a matched register "
+        f"person {s.shared:,}",
+        "  classes: " + ", ".join(f"{c} {s.classes[c]:,}" for c in cols),
+        f"  review items (kind register): {s.review_items:,}",
+        "  by township:", head, *table]))

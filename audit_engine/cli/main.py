@@ -74,6 +74,7 @@ def _register() -> None:
         load,
         operator,
         quality,
+        reconcile,
         report,
         review,
         sample,
@@ -96,6 +97,7 @@ def _register() -> None:
     cli.add_command(export.export)
     cli.add_command(accountability.accountability)
     cli.add_command(report.report)
+    cli.add_command(reconcile.reconcile)
     cli.add_command(demo.demo)
 
 

@@ -37,6 +37,8 @@ DECISIONS: dict[str, tuple[str, ...]] = {
     "pair": ("match", "non_match"),
     "cluster": ("duplicate", "not_duplicate"),
     "followup": ("correct", "not_resident", "fictitious", "died_before", "duplicate"),
+    "revisit": ("confirmed_gap", "explained"),   # an EA off its pre-enumeration listing (reconcile listing)
+    "register": ("confirmed", "explained", "record_error", "not_same_person"),
 }
 
 
