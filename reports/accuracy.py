@@ -107,6 +107,29 @@ def _sample(engine: Engine, sample_id: int | None) -> dict[str, Any]:
             "strata": strata} if s else {}
 
 
+def _hotspots(engine: Engine, towns: dict[str, str]) -> dict[str, Any] | None:
+    """Register vs PES by village (audit_engine.register.hotspots): the villages both sources
+    cover, and the register's ten worst villages outside the PES sample; None without a
+    ``link register`` run."""
+    from audit_engine.register.hotspots import hotspots
+
+    h = hotspots(engine)
+    if h is None:
+        return None
+
+    def clean(r: dict) -> dict:
+        out = {k: (None if isinstance(v, float) and v != v else v.item() if hasattr(v, "item") else v)
+               for k, v in r.items()}
+        out["township_name"] = towns.get(out["township"], out["township"])
+        return out
+
+    rows = [clean(r) for r in h.villages.to_dict("records")]
+    both = [r for r in rows if r["pes_eas"] > 0 and r["registered"] > 0]
+    outside = [r for r in rows if r["pes_eas"] == 0 and r["registered"] > 0][:10]
+    return {"both": both, "outside": outside, "agreement": h.agreement, "register_run": h.register_run,
+            "link_run": h.link_run, "villages": len(rows)}
+
+
 def gather(engine: Engine, lang: str, run_id: int | None = None, previous: dict[str, float] | None = None,
            previous_label: str | None = None) -> dict[str, Any]:
     """The accuracy report's context from the stored estimate run."""
@@ -148,8 +171,12 @@ def gather(engine: Engine, lang: str, run_id: int | None = None, previous: dict[
             [overall[s]["value"] for s in previous] + [previous[s] for s in previous],
             title=ct("accuracy.chart_previous"), xlabel=ct("accuracy.rate"), lang=clang, percent=True,
             colors=[charts.BLUE] * len(previous) + [charts.GREY] * len(previous))
+    hot = _hotspots(engine, towns)
+    runs = {"estimate": run_id, "link_pes": params.get("link_run")}
+    if hot:
+        runs["link_register"] = hot["register_run"]
     return {
-        "runs": {"estimate": run_id, "link_pes": params.get("link_run")},
+        "runs": runs, "hotspots": hot,
         "sample_id": params.get("sample_id"),
         "sample": _sample(engine, params.get("sample_id")),
         "overall": overall, "headline": headline, "strata": strata, "post_strata": posts,

@@ -44,6 +44,25 @@ def test_every_stored_estimate_is_shown_exactly(store, tmp_path, lang):
         if r.statistic in ("omission", "net_undercount") or r.level == "overall":
             expected[f"{base}.{r.statistic}.ci_low"] = (r.ci_low, shown(r.ci_low, kind))
             expected[f"{base}.{r.statistic}.ci_high"] = (r.ci_high, shown(r.ci_high, kind))
+    # the register vs PES hot spots (pipeline_store ran link register): villages both cover, and
+    # the register's worst villages outside the sample
+    from audit_engine.register.hotspots import hotspots
+
+    hot = hotspots(engine)
+    v = hot.villages
+    covered = v[(v.pes_eas > 0) & (v.registered > 0)]
+    for r in list(covered.itertuples()) + list(v[(v.pes_eas == 0) & (v.registered > 0)].head(10).itertuples()):
+        k = f"hotspot.{r.village}"
+        expected[f"{k}.registered"] = (r.registered, shown(r.registered, "num"))
+        expected[f"{k}.not_enumerated"] = (r.not_enumerated, shown(r.not_enumerated, "num"))
+        expected[f"{k}.register_rate"] = (r.register_rate, shown(r.register_rate))
+        if r.pes_eas:
+            for col in ("pes_eas", "p_persons", "omitted"):
+                expected[f"{k}.{col}"] = (getattr(r, col), shown(getattr(r, col), "num"))
+            expected[f"{k}.pes_rate"] = (r.pes_rate, shown(r.pes_rate))
+    assert len(covered) >= 3 and hot.agreement["villages"] == len(covered)
+    expected["hotspot.spearman"] = (hot.agreement["spearman"], shown(hot.agreement["spearman"], "num", 2))
+    expected["hotspot.p_value"] = (hot.agreement["p_value"], shown(hot.agreement["p_value"], "num", 3))
     missing = sorted(set(expected) - set(figs))
     assert not missing, missing[:10]
     for key, (value, text) in expected.items():
