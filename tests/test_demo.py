@@ -16,16 +16,22 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    # 7 loads, check, quality, sample, sample verify, link duplicates, link pes, estimate,
-    # 4 operators added, each QC decision (first and four-eyes second), estimate again,
-    # the QC officer's export, 4 reports
+    # 9 loads (census, PES, listing, register), check, quality, sample, sample verify, link
+    # duplicates, link pes, estimate, link register, reconcile listing, 4 operators added, each QC
+    # decision (first and four-eyes second), estimate again, the QC officer's export, 4 reports
     rv = data["review"]
     decisions = sum(sum(v.values()) for v in rv["decisions"].values()) + rv["four_eyes"]["checked"]
     assert rv["items"]["followup"].get("decided", 0) > 0 and rv["decisions"]["flag"]["confirmed"] > 0
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 18 + 1 + decisions + 1 + 4
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 22 + 1 + decisions + 1 + 4
     assert [rep["kind"] for rep in data["reports"]] == ["accuracy", "rules", "linkage", "enumerators"]
     for rep in data["reports"]:
         assert (out / "reports" / f"{rep['kind']}.zh.html").exists() and rep["path"].endswith(".zh.html")
+    reg, lst = data["register"], data["listing"]
+    assert reg["classes"]["registered_here"] > 0.5 * data["store_counts"]["persons"]["census"]
+    # every record of an actionable class is on a review list (plus the census side of possible matches)
+    assert reg["review_items"] >= sum(reg["classes"].get(c, 0) for c in
+                                      ("not_enumerated", "registered_elsewhere", "no_registration"))
+    assert lst["persons_listed"] > 0 and lst["review_items"] == lst["shortfall_eas"] + lst["surplus_eas"]
     assert data["export"]["rows"] > 0 and (out / "accountability.json").exists()
     assert data["check"]["flags"] > 0 and (out / "quality.json").exists()
     smp = data["sample"]

@@ -1,11 +1,11 @@
 """``census-audit demo``: the whole pipeline on a synthetic county, in a fresh folder.
 
-Steps: synth -> init -> load (areas, enumerators, census, PES) -> check -> quality indices ->
-PES sample (sealed) -> sample verify -> link duplicates -> link pes -> estimate -> accountability
-figures -> operators -> QC work (simulated from the ground truth, through the real queue: a
+Steps: synth -> init -> load (areas, enumerators, census, PES, listing, household register) ->
+check -> quality indices -> PES sample (sealed) -> sample verify -> link duplicates -> link pes ->
+estimate -> link register -> reconcile listing -> accountability figures -> operators -> QC work (simulated from the ground truth, through the real queue: a
 township QC officer and a county one decide the linkage items and the township's flags) ->
 estimate again with the follow-up outcomes -> review statistics -> the QC officer's export ->
-the four reports -> ledger verify. The synthetic PES enumerates every EA, so whichever EAs the
+the reports (accuracy, rules, linkage, enumerators, bulletin) -> ledger verify. The synthetic PES enumerates every EA, so whichever EAs the
 sealed sample selects, their PES records exist (the PES linkage reads only those).
 """
 
@@ -21,7 +21,7 @@ import click
 from audit_engine.cli.context import AppContext, UserError, emit
 from audit_engine.cli.status import store_counts
 from audit_engine.cli.synth import run_synth
-from audit_engine.io.load import REFERENCE, load_file
+from audit_engine.io.load import REFERENCE, REGISTER, load_file
 from audit_engine.ledger import verify
 from audit_engine.store import make_engine
 from audit_engine.store.migrate import upgrade
@@ -36,6 +36,8 @@ LOAD_ORDER = (
     ("census/deaths.csv", "census", "deaths"),
     ("pes/households.csv", "pes", "households"),
     ("pes/persons.csv", "pes", "persons"),
+    ("listing.csv", REFERENCE, "listing"),
+    ("register/register.csv", REGISTER, "register"),
 )
 
 
@@ -109,6 +111,11 @@ def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, repor
     dup = step("link duplicates (whole census)", lambda: run_link_duplicates(engine, operator))
     linked = step("link pes (sample EAs, township search area)", lambda: run_link_pes(engine, operator))
     est = step("estimate (dual-system, JKn)", lambda: run_estimate(engine, operator))
+    from audit_engine.listing.store import run_reconcile
+    from audit_engine.register.run import run_link_register
+
+    reg = step("link register (census <-> household register)", lambda: run_link_register(engine, operator))
+    rec = step("reconcile listing (listed vs enumerated per EA)", lambda: run_reconcile(engine, operator))
     from audit_engine.access.operators import add_operator
     from audit_engine.accountability.figures import flag_figures, omission_figures
     from audit_engine.exports.flags import export_flags
@@ -165,6 +172,9 @@ def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, repor
         "link": {"run_id": linked.run_id, "pes_persons": linked.pes_persons, "matches": linked.matches,
                  "possible": linked.possible, "review_items": linked.review_items, "e_sample": linked.e_sample},
         "estimate": {"run_id": est.run_id, "overall": est.overall},
+        "register": {"run_id": reg.run_id, "matches": reg.matches, "classes": reg.classes,
+                     "review_items": reg.review_items},
+        "listing": rec.summary(),
         "accountability": {"path": str(out_dir / "accountability.json"),
                            "enumerators_above_95": sum(1 for r in figs["enumerators"]["units"]
                                                        if str(r.get("outlier", "")).startswith("above"))},
@@ -189,6 +199,13 @@ def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, repor
                  f"(95% CI {o['omission']['ci_low']:.2%}–{o['omission']['ci_high']:.2%}), net undercount "
                  f"{o['net_undercount']['value']:.2%} ({o['net_undercount']['ci_low']:.2%}–"
                  f"{o['net_undercount']['ci_high']:.2%})")
+    lines.append(f"  register       : run {reg.run_id}, {reg.matches:,} census persons found in the register; "
+                 + ", ".join(f"{k} {reg.classes.get(k, 0):,}" for k in ("registered_elsewhere", "no_registration",
+                                                                          "not_enumerated", "deceased_enumerated"))
+                 + f"; {reg.review_items:,} review items")
+    ls = data["listing"]
+    lines.append(f"  listing        : run {rec.run_id}, {ls['persons_enumerated']:,} of {ls['persons_listed']:,} listed "
+                 f"persons enumerated; {ls['shortfall_eas']} EAs short and {ls['surplus_eas']} over tolerance, to revisit")
     lines.append(f"  accountability : {data['accountability']['path']} "
                  f"({data['accountability']['enumerators_above_95']} enumerators above the 95% funnel limit)")
     if reviewed:
@@ -214,7 +231,8 @@ def _decided(counts: dict[str, int]) -> str:
 
 def _open(stats: dict) -> str:
     """``981 flags, 0 duplicate clusters, 0 follow-ups open; four-eyes 20 pending``."""
-    names = {"cluster": "duplicate clusters", "followup": "follow-ups", "pair": "possible matches"}
+    names = {"cluster": "duplicate clusters", "followup": "follow-ups", "pair": "possible matches",
+             "register": "register checks", "revisit": "EA revisits"}
     parts = [f"{stats['flags'].get('open', 0):,} flags"]
     parts += [f"{v.get('open', 0):,} {names.get(k, k)}" for k, v in sorted(stats["items"].items())]
     return ", ".join(parts) + f" open; four-eyes {stats['four_eyes'].get('pending', 0):,} pending"
