@@ -322,3 +322,34 @@ def test_accuracy_per_class_on_a_synthetic_county(tmp_path):
     registered = {t for t in r2t.values() if t}
     should = sum(1 for t in c2t.values() if t and t in registered)
     assert good / len(links) >= 0.999 and good / should >= 0.995
+
+
+def test_review_show_puts_census_and_register_records_side_by_side(loaded):
+    from audit_engine.access.operators import add_operator
+    from audit_engine.review.queue import show_item
+
+    engine = loaded
+    run_link_register(engine, "sup.wang")
+    with engine.connect() as conn:
+        items = conn.execute(select(ReviewItem.id, ReviewItem.ea_code, ReviewItem.payload)
+                             .where(ReviewItem.kind == "register")).all()
+    by_class = {}
+    for i in items:
+        by_class.setdefault(json.loads(i.payload)["class"], i)
+    c_item, r_item = by_class["registered_elsewhere"], by_class["not_enumerated"]
+    add_operator(engine, "t.admin", "t.admin", "admin")
+    add_operator(engine, "t.admin", "qc.c", "qc", [c_item.ea_code[:9]])
+    add_operator(engine, "t.admin", "qc.r", "qc", [r_item.ea_code[:9]])
+    shown_c = show_item(engine, "qc.c", f"R{c_item.id}")
+    assert [r["source"] for r in shown_c["records"]] == ["census"]          # registered in another county
+    assert shown_c["records"][0]["person_key"] == json.loads(c_item.payload)["record_key"]
+    shown_r = show_item(engine, "qc.r", f"R{r_item.id}")
+    assert [r["source"] for r in shown_r["records"]] == ["register"]        # registered, not enumerated
+    assert shown_r["records"][0]["register_key"] == json.loads(r_item.payload)["record_key"]
+    if "deceased_enumerated" in by_class:                                   # both records of one person
+        d = by_class["deceased_enumerated"]
+        add_operator(engine, "t.admin", "qc.d", "qc", [d.ea_code[:9]])
+        assert {r["source"] for r in show_item(engine, "qc.d", f"R{d.id}")["records"]} == {"census", "register"}
+    if c_item.ea_code[:9] != r_item.ea_code[:9]:
+        with pytest.raises(Exception, match="scope"):
+            show_item(engine, "qc.c", f"R{r_item.id}")

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from audit_engine.access.operators import OperatorInfo, authorize, refuse, scope_condition
 from audit_engine.ledger import append as ledger_append
 from audit_engine.review.items import DECISIONS, AlreadyDecided, ReviewError
-from audit_engine.store.models import Decision, Flag, Person, PersonVersion, ReviewItem
+from audit_engine.store.models import Decision, Flag, Person, PersonVersion, RegisterPerson, ReviewItem
 
 FLAG_DECISIONS = ("confirmed", "false_alarm", "revisit")
 #: person items a correction may change
@@ -145,6 +145,15 @@ def _person(conn, source: str, key: str) -> dict | None:
     return rec
 
 
+def _register_person(conn, key: str | None) -> dict | None:
+    """A household-register record, shaped like a person record (``source`` ``register``)."""
+    if not key:
+        return None
+    cols = [c for c in RegisterPerson.__table__.columns if c.name not in ("id", "load_file_id")]
+    row = conn.execute(select(*cols).where(RegisterPerson.register_key == key)).mappings().first()
+    return None if row is None else {"source": "register", **dict(row)}
+
+
 def show_item(engine: Engine, operator: str, text_ref: str) -> dict:
     """The item with its record(s) unmasked — for an officer whose scope holds it; the viewing
     itself is ledgered (who saw which item)."""
@@ -171,6 +180,11 @@ def show_item(engine: Engine, operator: str, text_ref: str) -> dict:
             elif item["kind"] == "cluster":
                 ids = [payload.get("kept_id"), *payload.get("extra_ids", [])]
                 records = [_person(conn, "census", str(k)) for k in ids if k]
+            elif item["kind"] == "register":   # the census record and the register record side by side
+                census_key = payload.get("record_key") if payload.get("record") == "C" else payload.get("other_key")
+                register_key = payload.get("record_key") if payload.get("record") == "R" else payload.get("other_key")
+                records = [_person(conn, "census", census_key) if census_key else None,
+                           _register_person(conn, register_key)]
             detail = {"kind": item["kind"], "evidence": payload}
         decided = conn.execute(select(Decision.stage, Decision.decision, Decision.operator, Decision.decided_at)
                                .where(Decision.item_kind == ref.kind, Decision.item_id == ref.id)
