@@ -34,6 +34,10 @@ KINDS: dict[str, str] = {
     "linkage": "reports.linkage",
     "enumerators": "reports.enumerators",
 }
+#: kinds issued on their own, not by ``report all`` nor the demo (the supervision bulletin:
+#: one for the county and, with the option ``township``, one per township)
+OTHER_KINDS: dict[str, str] = {"bulletin": "reports.bulletin"}
+ALL_KINDS: dict[str, str] = {**KINDS, **OTHER_KINDS}
 
 
 class ReportError(RuntimeError):
@@ -73,14 +77,16 @@ def run_info(engine: Engine, run_ids: dict[str, int | None]) -> list[dict[str, A
 def build(engine: Engine, kind: str, *, lang: str = "zh", operator: str,
           options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The report's HTML and its context (no file written, no ledger entry)."""
-    if kind not in KINDS:
-        raise ValueError(f"report kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    module = importlib.import_module(KINDS[kind])
+    if kind not in ALL_KINDS:
+        raise ValueError(f"report kind must be one of {', '.join(ALL_KINDS)}, got {kind!r}")
+    module = importlib.import_module(ALL_KINDS[kind])
     context = module.gather(engine, lang, **(options or {}))
     seq, head_hash = head(engine)
     now = datetime.now(UTC)
+    township = (options or {}).get("township")
     context["meta"] = {
-        "kind": kind, "lang": lang, "chart_lang": chart_lang(lang), "operator": operator,
+        "kind": kind, "lang": lang, "file": f"{kind}-{township}.{lang}.html" if township else f"{kind}.{lang}.html",
+        "chart_lang": chart_lang(lang), "operator": operator,
         "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"), "ledger_seq": seq, "ledger_head": head_hash,
         "code_version": code_version(), "runs": run_info(engine, context.get("runs", {})),
     }
@@ -89,12 +95,13 @@ def build(engine: Engine, kind: str, *, lang: str = "zh", operator: str,
 
 def issue(engine: Engine, kind: str, out_dir: str | Path, *, lang: str = "zh", operator: str,
           options: dict[str, Any] | None = None, pdf: bool = False) -> Issued:
-    """Render the report into ``out_dir/<kind>.<lang>.html`` (and, with ``pdf``, print it to
-    ``.pdf`` with Chromium) and append the file hashes to the ledger."""
+    """Render the report into ``out_dir/<kind>.<lang>.html`` (``<kind>-<township>.<lang>.html``
+    with the option ``township``; and, with ``pdf``, print it to ``.pdf`` with Chromium) and
+    append the file hashes to the ledger."""
     html, context = build(engine, kind, lang=lang, operator=operator, options=options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{kind}.{lang}.html"
+    path = out / context["meta"]["file"]
     data = html.encode("utf-8")
     tmp = path.with_suffix(".html.part")
     tmp.write_bytes(data)
@@ -110,7 +117,8 @@ def issue(engine: Engine, kind: str, out_dir: str | Path, *, lang: str = "zh", o
             raise ReportError(str(exc)) from exc
         pdf_sha = hashlib.sha256(pdf_path.read_bytes()).hexdigest()
     entry = append(engine, operator=operator, command="report",
-                   params={"kind": kind, "lang": lang, "runs": context.get("runs", {}),
+                   params={"kind": kind, "lang": lang, "runs": {**context.get("runs", {}),
+                                                                **context.get("other_runs", {})},
                            "options": _plain(options or {}), "ledger_head_shown": context["meta"]["ledger_head"]},
                    result={"file": path.name, "sha256": sha, "bytes": len(data),
                            **({"pdf": pdf_path.name, "pdf_sha256": pdf_sha} if pdf_path else {})})

@@ -1,5 +1,5 @@
-"""``census-audit report``: issue the HTML reports (accuracy, rules, linkage, enumerators) and
-verify an issued report against the ledger."""
+"""``census-audit report``: issue the HTML reports (accuracy, rules, linkage, enumerators, the
+supervision bulletin) and verify an issued report against the ledger."""
 
 from __future__ import annotations
 
@@ -107,6 +107,35 @@ def enumerators(app: AppContext, run_id: int | None, out_dir: str, lang: str, pd
     _issue(app, "enumerators", out_dir, lang, as_json, {"run_id": run_id}, pdf)
 
 
+@report.command(epilog=examples("census-audit --operator sup.wang report bulletin --out reports/",
+                                "census-audit --operator sup.wang report bulletin --township 320831101 --lang en"))
+@click.option("--township", "townships", multiple=True, metavar="CODE",
+              help="Only this township's bulletin (repeatable); default: the county's and every township's.")
+@click.option("--run", "run_id", type=int, help="Check run (default: the newest finished check of the census).")
+@OUT
+@LANG
+@PDF
+@JSON
+@click.pass_obj
+def bulletin(app: AppContext, townships: tuple[str, ...], run_id: int | None, out_dir: str, lang: str, pdf: bool,
+             as_json: bool) -> None:
+    """The supervision bulletin (督查通报): progress, flag and error rates, register gaps, backlog, follow-up."""
+    from reports.common import township_names
+    from reports.issue import ReportError, issue
+
+    engine = app.engine_for("report")
+    scopes: list[str | None] = list(townships) if townships else [None, *sorted(township_names(engine))]
+    out = []
+    for township in scopes:
+        try:
+            out.append(issue(engine, "bulletin", out_dir, lang=lang, operator=app.operator, pdf=pdf,
+                             options={"run_id": run_id, "township": township}).as_dict())
+        except ReportError as exc:
+            raise UserError(f"report bulletin{f' --township {township}' if township else ''}: {exc}") from exc
+    emit({"reports": out}, as_json, "\n".join(f"{Path(r['path']).name:<32} sha256 {r['sha256'][:16]}…, "
+                                              f"ledger entry #{r['ledger_seq']}" for r in out))
+
+
 @report.command("all", epilog=examples("census-audit --operator sup.wang report all --out reports/"))
 @OUT
 @LANG
@@ -114,12 +143,12 @@ def enumerators(app: AppContext, run_id: int | None, out_dir: str, lang: str, pd
 @JSON
 @click.pass_obj
 def all_reports(app: AppContext, out_dir: str, lang: str, pdf: bool, as_json: bool) -> None:
-    """All four reports with their defaults (newest runs)."""
+    """The four reports and the county's supervision bulletin, with their defaults (newest runs)."""
     from reports.issue import KINDS, ReportError, issue
 
     engine = app.engine_for("report")
     out = []
-    for kind in KINDS:
+    for kind in (*KINDS, "bulletin"):
         try:
             out.append(issue(engine, kind, out_dir, lang=lang, operator=app.operator, pdf=pdf).as_dict())
         except ReportError as exc:
