@@ -19,11 +19,12 @@ def test_demo_end_to_end_without_personal_data(tmp_path):
     # 9 loads (census, PES, listing, register), check, quality, sample, sample verify, link
     # duplicates, link pes, estimate, link register, reconcile listing, 4 operators added, each QC
     # decision (first and four-eyes second), estimate again, the QC officer's export, 4 reports
+    # and the county bulletin
     rv = data["review"]
     decisions = sum(sum(v.values()) for v in rv["decisions"].values()) + rv["four_eyes"]["checked"]
     assert rv["items"]["followup"].get("decided", 0) > 0 and rv["decisions"]["flag"]["confirmed"] > 0
-    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 22 + 1 + decisions + 1 + 4
-    assert [rep["kind"] for rep in data["reports"]] == ["accuracy", "rules", "linkage", "enumerators"]
+    assert data["ledger"]["ok"] and data["ledger"]["entries"] == 22 + 1 + decisions + 1 + 5
+    assert [rep["kind"] for rep in data["reports"]] == ["accuracy", "rules", "linkage", "enumerators", "bulletin"]
     for rep in data["reports"]:
         assert (out / "reports" / f"{rep['kind']}.zh.html").exists() and rep["path"].endswith(".zh.html")
     reg, lst = data["register"], data["listing"]

@@ -33,7 +33,7 @@ OTHER = "another office secret, long enough!"
 FILES = COUNTY_FILES
 
 # excluded from the scan: where personal data lives by design (and decision reason texts)
-PERSONAL_TABLES = {"persons", "deaths", "quarantine", "person_versions", "decisions"}
+PERSONAL_TABLES = {"persons", "deaths", "quarantine", "person_versions", "decisions", "register_persons"}
 
 
 # ---------------------------------------------------------------- personal data of a county
@@ -60,7 +60,9 @@ class PersonalData:
     @classmethod
     def of_county(cls, folder: Path) -> PersonalData:
         names, ids = [], []
-        for rel in ("census/persons.csv", "pes/persons.csv", "census/deaths.csv"):
+        for rel in ("census/persons.csv", "pes/persons.csv", "census/deaths.csv", "register/register.csv"):
+            if not (folder / rel).exists():
+                continue
             f = pd.read_csv(folder / rel, dtype=str, keep_default_na=False)
             names += f["name"].tolist()
             if "id_number" in f:

@@ -48,7 +48,7 @@ LOAD_ORDER = (
               help="Fresh folder for the data, the store and the outputs.")
 @click.option("--review/--no-review", default=True, show_default=True,
               help="Simulate the QC officers' decisions from the ground truth, then estimate again.")
-@click.option("--reports/--no-reports", default=True, show_default=True, help="Issue the four reports (zh).")
+@click.option("--reports/--no-reports", default=True, show_default=True, help="Issue the four reports and the county bulletin (zh).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, reports: bool, as_json: bool) -> None:
@@ -152,7 +152,7 @@ def demo(app: AppContext, persons: int, seed: int, out: str, review: bool, repor
     if reports:
         from reports.issue import KINDS, issue
 
-        for kind in KINDS:
+        for kind in (*KINDS, "bulletin"):   # the four reports and the county's supervision bulletin
             issued.append(step(f"report {kind}", lambda k=kind: issue(
                 engine, k, out_dir / "reports", lang="zh", operator=operator)).as_dict())
     v = step("ledger verify", lambda: verify(engine))
