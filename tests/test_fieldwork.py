@@ -42,7 +42,10 @@ def test_simulated_review_follows_truth_and_scope(pipeline_store, tmp_path):
             assert truth[("census", it.subject)]["true_person_id"] == ""
         if it.kind == "followup" and it.decision == "correct":
             assert truth[("census", it.subject)]["true_person_id"] != ""
-    assert sum(it.status == "decided" for it in items) >= 0.9 * len(items)
+    # the linkage items (register checks and EA revisits are field work the simulation leaves open)
+    linkage = [it for it in items if it.kind in ("pair", "cluster", "followup")]
+    assert sum(it.status == "decided" for it in linkage) >= 0.9 * len(linkage)
+    assert all(it.status == "open" for it in items if it.kind not in ("pair", "cluster", "followup"))
     decided_flags = [f for f in flags if f.status == "decided"]
     assert decided_flags and all(f.ea_code.startswith(scope) and f.scope == "person" for f in decided_flags)
     for f in decided_flags:
