@@ -22,14 +22,15 @@ class MessageError(KeyError):
 
 
 @cache
-def catalogue(name: str) -> dict[str, dict[str, str]]:
-    """The messages of one file (``common``, ``accuracy``, …), checked to have both languages."""
-    text = resources.files("reports").joinpath("messages", f"{name}.yaml").read_text("utf-8")
+def catalogue(name: str, package: str = "reports") -> dict[str, dict[str, str]]:
+    """The messages of one file (``common``, ``accuracy``, …) of ``package``'s ``messages``
+    folder (the reports', or the web application's), checked to have both languages."""
+    text = resources.files(package).joinpath("messages", f"{name}.yaml").read_text("utf-8")
     data = yaml.safe_load(text) or {}
     for key, texts in data.items():
         missing = [lang for lang in LANGS if not isinstance(texts, dict) or lang not in texts]
         if missing:
-            raise MessageError(f"reports/messages/{name}.yaml: {key}: no text for {', '.join(missing)}")
+            raise MessageError(f"{package}/messages/{name}.yaml: {key}: no text for {', '.join(missing)}")
     return data
 
 
@@ -37,15 +38,16 @@ class Translator:
     """``t("accuracy.title")`` -> the text in the report's language; ``{name}`` placeholders
     are filled from keyword arguments."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, package: str = "reports") -> None:
         if lang not in LANGS:
             raise ValueError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
         self.lang = lang
+        self.package = package
 
     def __call__(self, key: str, **values: Any) -> str:
         name, _, item = key.partition(".")
-        messages = catalogue(name)
+        messages = catalogue(name, self.package)
         if item not in messages:
-            raise MessageError(f"reports/messages/{name}.yaml has no {item!r}")
+            raise MessageError(f"{self.package}/messages/{name}.yaml has no {item!r}")
         text = messages[item][self.lang]
         return text.format(**values) if values else text

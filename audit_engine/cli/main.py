@@ -78,6 +78,7 @@ def _register() -> None:
         report,
         review,
         sample,
+        serve,
         status,
         synth,
     )
@@ -98,6 +99,7 @@ def _register() -> None:
     cli.add_command(accountability.accountability)
     cli.add_command(report.report)
     cli.add_command(reconcile.reconcile)
+    cli.add_command(serve.serve)
     cli.add_command(demo.demo)
 
 

@@ -56,3 +56,27 @@ def disable(app: AppContext, name: str) -> None:
     except (ValueError, Refused) as exc:
         raise UserError(f"operator disable: {exc}") from exc
     click.echo(f"operator {name} disabled")
+
+
+@operator.command(epilog=examples("census-audit --operator admin.chen operator passwd li.qc",
+                                  "census-audit --operator li.qc operator passwd li.qc"))
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+@click.pass_obj
+def passwd(app: AppContext, name: str, password_stdin: bool) -> None:
+    """Set an operator's web sign-in password (an admin for anyone, an operator for themselves).
+    Stored as an argon2id hash; clears a sign-in lockout."""
+    import sys
+
+    from audit_engine.access.operators import Refused
+    from audit_engine.web.auth import PasswordError, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(app.ready_engine(), app.operator, name, password)
+    except (ValueError, Refused, PasswordError) as exc:
+        raise UserError(f"operator passwd: {exc}") from exc
+    click.echo(f"password set for {name}")

@@ -406,7 +406,9 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))   # argon2id (census-audit operator passwd)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # since the last success
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))      # web sign-in lockout
 
 
 class Decision(Base):
