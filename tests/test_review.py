@@ -130,6 +130,9 @@ def test_decide_correct_four_eyes_and_history(store):
         assert conn.execute(select(Person.age).where(Person.source == "census",
                                                      Person.person_key == key)).scalar() == age_before
     assert show_item(engine, "li.qc", ref)["records"][0]["age"] == 41
+    # a form shown before that first decision cannot become the four-eyes check (web: stage=first)
+    with pytest.raises(AlreadyDecided, match="while it was open"):
+        decide_item(engine, "zhao.qc", ref, "false_alarm", "stale form", expect_stage="first")
     # the same officer cannot give the four-eyes decision; another officer in scope can
     with pytest.raises(Refused, match="another officer"):
         decide_item(engine, "li.qc", ref, "confirmed", "again")

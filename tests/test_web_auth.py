@@ -111,3 +111,25 @@ def test_operator_passwd_cli(registry, db_url):
     r = CliRunner().invoke(cli, ["--db", db_url, "--operator", "adm", "operator", "passwd", "boss", "--password-stdin"],
                            input="short\n")
     assert r.exit_code == 2 and "at least" in r.output
+
+
+def test_sign_out_and_a_new_password_end_copied_sessions(registry):
+    app = create_app(registry)
+    c = app.test_client()
+    _login(c, "boss", GOOD + "boss")
+    copied = c.get_cookie("census_audit_session").value
+    c2 = app.test_client()
+    c2.set_cookie("census_audit_session", copied)
+    assert c2.get("/").status_code in (200, 302) and "/login" not in c2.get("/").headers.get("Location", "")
+    c.post("/logout", data={"csrf_token": _token(c, "/login")})
+    assert c2.get("/").headers["Location"].endswith("/login")             # the copy is dead too
+    c3 = app.test_client()
+    _login(c3, "boss", GOOD + "boss")
+    set_password(registry, "adm", "boss", "a brand new secret")
+    assert c3.get("/").headers["Location"].endswith("/login")
+
+
+def test_language_redirect_refuses_backslash_paths(registry):
+    c = create_app(registry).test_client()
+    r = c.post("/lang/en", data={"csrf_token": _token(c), "next": "/\\evil.example"})
+    assert r.headers["Location"] == "/"

@@ -195,8 +195,14 @@ def show_item(engine: Engine, operator: str, text_ref: str) -> dict:
 
 
 def decide_item(engine: Engine, operator: str, text_ref: str, decision: str, reason: str, *,
-                corrections: dict[str, object] | None = None, four_eyes: float = DEFAULT_FOUR_EYES) -> dict:
-    """Decide an item (or give the four-eyes second decision); see the module docstring."""
+                corrections: dict[str, object] | None = None, four_eyes: float = DEFAULT_FOUR_EYES,
+                expect_stage: str | None = None) -> dict:
+    """Decide an item (or give the four-eyes second decision); see the module docstring.
+
+    ``expect_stage``: the stage the officer was shown (the web form says ``first`` or
+    ``second``); when the item has moved on since — another officer decided it first — the
+    decision is refused as already decided rather than recorded as a four-eyes check the
+    officer never saw as one."""
     ref = ItemRef.parse(text_ref)
     if not reason or not reason.strip():
         raise ReviewError("a decision needs a reason")
@@ -209,6 +215,8 @@ def decide_item(engine: Engine, operator: str, text_ref: str, decision: str, rea
     if decision not in allowed:
         raise ReviewError(f"{ref} takes {' / '.join(allowed)}, not {decision!r}")
     stage = "first"
+    if first is not None and expect_stage == "first":
+        raise AlreadyDecided(f"{ref} was decided by {first.operator} while it was open here")
     if first is not None:
         if not first.needs_second:
             raise AlreadyDecided(f"{ref} was already decided by {first.operator}")

@@ -53,9 +53,10 @@ def set_password(engine: Engine, by: str, name: str, password: str) -> None:
         raise PasswordError(f"a password needs at least {MIN_PASSWORD} characters")
     if password.lower() == name.lower():
         raise PasswordError("the password may not be the operator's name")
-    with engine.begin() as conn:
+    with engine.begin() as conn:   # a new password also ends the operator's open sessions
         conn.execute(update(Operator).where(Operator.name == name).values(
-            password_hash=hash_password(password), failed_logins=0, locked_until=None))
+            password_hash=hash_password(password), failed_logins=0, locked_until=None,
+            session_epoch=Operator.session_epoch + 1))
     ledger_append(engine, operator=by, command="operator passwd", params={"name": name}, result={"set": True})
 
 
@@ -94,6 +95,19 @@ def sign_in(engine: Engine, name: str, password: str, *, now: datetime | None = 
     return SignIn(reason == "ok", info, reason)
 
 
+def session_epoch(engine: Engine, name: str) -> int | None:
+    """The operator's current session epoch: a session signed in under another one is dead."""
+    with engine.connect() as conn:
+        return conn.execute(select(Operator.session_epoch).where(Operator.name == name)).scalar()
+
+
+def end_sessions(engine: Engine, name: str) -> None:
+    """End every web session of ``name`` (sign-out): a copied cookie is dead from now on.
+    Sessions are signed cookies held by the browser, so the server revokes them by epoch."""
+    with engine.begin() as conn:
+        conn.execute(update(Operator).where(Operator.name == name).values(session_epoch=Operator.session_epoch + 1))
+
+
 def _verify(hashed: str, password: str) -> bool:
     try:
         return _hasher.verify(hashed, password)
@@ -105,5 +119,5 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-__all__ = ["LOCK_MINUTES", "MAX_FAILURES", "PasswordError", "Refused", "SignIn", "hash_password",
-           "set_password", "sign_in"]
+__all__ = ["LOCK_MINUTES", "MAX_FAILURES", "PasswordError", "Refused", "SignIn", "end_sessions", "hash_password",
+           "session_epoch", "set_password", "sign_in"]

@@ -167,3 +167,19 @@ def next_after(engine: Engine, op: OperatorInfo, ref: ItemRef) -> str | None:
         if row is None:
             row = conn.execute(select(q.c.ref_kind, q.c.id).where(~me).order_by(q.c.rank, q.c.id).limit(1)).first()
     return None if row is None else f"{row.ref_kind}{row.id}"
+
+
+def next_candidates(engine: Engine, op: OperatorInfo, limit: int = 60) -> list[str]:
+    """The first ``limit`` open items in scope in queue order (error, warning, info flags, then
+    review items; oldest first) — refs only, without the queue page's joins, for "next"."""
+    rank = case(*((Flag.severity == s, r) for s, r in SEVERITY_RANK.items()), else_=3)
+    with engine.connect() as conn:
+        flags = conn.execute(select(Flag.id).where(Flag.status == "open", scope_condition(op, Flag.ea_code))
+                             .order_by(rank, Flag.id).limit(limit)).scalars().all()
+        refs = [f"F{i}" for i in flags]
+        if len(refs) < limit:
+            items = conn.execute(select(ReviewItem.id).where(ReviewItem.status == "open",
+                                                             scope_condition(op, ReviewItem.ea_code))
+                                 .order_by(ReviewItem.id).limit(limit - len(refs))).scalars().all()
+            refs += [f"R{i}" for i in items]
+    return refs

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from audit_engine.ledger import append as ledger_append
-from audit_engine.web.auth import sign_in
+from audit_engine.web.auth import end_sessions, session_epoch, sign_in
 from audit_engine.web.security import current_operator, engine
 from reports.i18n import LANGS
 
@@ -39,6 +41,8 @@ def login():
             session.clear()
             session.permanent = True
             session["op"] = result.operator.name
+            session["epoch"] = session_epoch(engine(), result.operator.name)
+            session["sid"] = secrets.token_hex(8)   # this sign-in (item holds are per session)
             if lang:
                 session["lang"] = lang
             return redirect(url_for("auth.home"))
@@ -50,7 +54,8 @@ def login():
 def logout():
     op = current_operator()
     if op is not None:
-        ledger_append(engine(), operator=op.name, command="web sign-out", params={}, result={})
+        end_sessions(engine(), op.name)
+        ledger_append(engine(), operator=op.name, command="web sign-out", params={}, result={"sessions_ended": True})
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -61,4 +66,5 @@ def lang(code: str):
         abort(404)
     session["lang"] = code
     target = request.form.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return redirect(target if local else "/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from audit_engine.access.operators import Refused
 from audit_engine.review.history import record_history
@@ -24,11 +24,13 @@ from audit_engine.review.queue import (
     next_item,
     show_item,
 )
+from audit_engine.web.holds import held_by_other, hold, release
 from audit_engine.web.queries import (
     FILTERS,
     item_location,
     items_summary,
     next_after,
+    next_candidates,
     queue_page,
     run_ruleset,
 )
@@ -167,6 +169,7 @@ def item(ref: str):
         abort(404)
     check_scope("review.read", loc["ea_code"])
     shown = show_item(engine(), op.name, str(iref))
+    hold(str(iref), _holder(op))
     detail = shown["detail"]
     rule = None
     marked: set[str] = set()
@@ -220,7 +223,9 @@ def decide(ref: str):
             if v:
                 corrections[f] = v
     try:
-        result = decide_item(engine(), op.name, str(iref), decision, reason, corrections=corrections or None)
+        stage = request.form.get("stage") if request.form.get("stage") in ("first", "second") else None
+        result = decide_item(engine(), op.name, str(iref), decision, reason, corrections=corrections or None,
+                             expect_stage=stage)
     except AlreadyDecided:
         flash(g.t("qc.flash_already", ref=str(iref)), "warning")
         return _to_next(op.name)
@@ -234,6 +239,7 @@ def decide(ref: str):
     if result.get("four_eyes"):
         note += " " + g.t("qc.flash_four_eyes")
     flash(note, "ok")
+    release(str(iref))
     return _to_next(op.name)
 
 
@@ -242,8 +248,27 @@ def _safe(text: str) -> str:
     return text[:200]
 
 
+def _holder(op) -> str:
+    """Who holds an item: the signed-in session (an officer with two tabs is two holders)."""
+    return f"{op.name}/{session.get('sid', '')}"
+
+
+def _next_free(op) -> str | None:
+    """The next item for this officer — a four-eyes check awaiting them, then the queue's
+    order — skipping items another officer has just been given or has open, and holding the
+    one chosen (audit_engine/web/holds.py): officers sharing a queue spread over it instead of
+    all opening its oldest item."""
+    waiting = [str(r) for r in _awaiting_second(engine(), op)]
+    me = _holder(op)
+    for ref in waiting + next_candidates(engine(), op):
+        if not held_by_other(ref, me):
+            hold(ref, me)
+            return ref
+    return next_item(engine(), op.name)   # every candidate is held: the oldest anyway
+
+
 def _to_next(operator: str):
-    ref = next_item(engine(), operator)
+    ref = _next_free(current_operator())
     if ref is None:
         flash(g.t("qc.flash_empty"), "ok")
         return redirect(url_for("qc.queue"), 303)
@@ -258,9 +283,9 @@ def next_page():
     op = current_operator()
     after = request.args.get("after", "")
     try:
-        ref = next_after(engine(), op, ItemRef.parse(after)) if after else next_item(engine(), op.name)
+        ref = next_after(engine(), op, ItemRef.parse(after)) if after else _next_free(op)
     except ReviewError:
-        ref = next_item(engine(), op.name)
+        ref = _next_free(op)
     if ref is None:
         flash(g.t("qc.flash_empty"), "ok")
         return redirect(url_for("qc.queue"))
