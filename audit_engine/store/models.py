@@ -409,6 +409,7 @@ class Operator(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))   # argon2id (census-audit operator passwd)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # since the last success
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))      # web sign-in lockout
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # +1 ends every web session
 
 
 class Decision(Base):

@@ -1,4 +1,4 @@
-"""web sign-in: failed attempts and lockout on operators
+"""web sign-in: failed attempts, lockout and session epoch on operators
 
 Revision ID: 0007
 Revises: 0006
@@ -17,9 +17,11 @@ def upgrade() -> None:
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failed_logins', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('operators', schema=None) as batch_op:
+        batch_op.drop_column('session_epoch')
         batch_op.drop_column('locked_until')
         batch_op.drop_column('failed_logins')
