@@ -176,6 +176,10 @@ def test_item_page_shows_rule_record_and_suggestion(store, app):
                                    "p.person_key = f.record_key and p.source = f.source where f.id = :i"),
                               {"i": int(ref[1:])}).first()
     assert person.name in html and person.id_number in html   # the QC review view shows the record unmasked
+    with engine.connect() as conn:   # codes are shown with their labels from the code lists
+        sex = conn.execute(text("select p.sex from flags f join persons p on p.person_key = f.record_key "
+                                "and p.source = f.source where f.id = :i"), {"i": int(ref[1:])}).scalar()
+    assert f">{sex} {'男' if sex == '1' else '女'}<" in html
     for field in __import__("json").loads(person.suggestion)["fields"]:
         assert re.search(rf'class="[^"]*suggested[^"]*" data-field="{field}" data-testid="suggested-field"', html)
     for d in ("confirmed", "false_alarm", "revisit"):

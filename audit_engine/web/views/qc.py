@@ -12,6 +12,8 @@ from functools import lru_cache
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from audit_engine.access.operators import Refused
+from audit_engine.codes.lookup import label
+from audit_engine.io.columns import KINDS
 from audit_engine.review.history import record_history
 from audit_engine.review.items import DECISIONS, AlreadyDecided, ReviewError
 from audit_engine.review.queue import (
@@ -127,6 +129,22 @@ def _decisions_for(loc: dict) -> list[tuple[str, str]]:
     return out
 
 
+#: record field -> its census code list (persons and register columns), for labels beside codes
+CODED = {c.name: c.code_list for kind in ("persons", "register") for c in KINDS[kind] if c.type == "code"}
+
+
+def _shown(field: str, value) -> str:
+    """A record value as the page shows it: a code with its label (``2 女``), else as stored."""
+    if value is None:
+        return ""
+    if field in CODED and value != "":
+        try:
+            return f"{value} {label(CODED[field], str(value), g.lang)}"
+        except KeyError:
+            return str(value)          # a code outside the list: shown as it is (a rule flags it)
+    return str(value)
+
+
 def _record_table(records: list[dict], marked: set[str]) -> dict:
     """Fields as rows, records as columns; which rows differ between records; which are marked."""
     fields: list[str] = []
@@ -199,7 +217,7 @@ def item(ref: str):
         iref.kind == "flag" and loc.get("scope") != "household" and shown["status"] == "open") else []
     evidence = detail.get("evidence") if iref.kind == "review" else None
     return render_template(
-        "qc_item.html.j2", item=shown, loc=loc, ref=str(iref), rule=rule, detail=detail, records=records,
+        "qc_item.html.j2", shown_value=_shown, item=shown, loc=loc, ref=str(iref), rule=rule, detail=detail, records=records,
         table=table, heads=_columns(loc, records), suggested=set(suggested), example=example,
         decisions=_decisions_for(loc), can_decide=can_decide, second=second, history=history,
         correctable=correctable, evidence=evidence, max_reason=MAX_REASON)
