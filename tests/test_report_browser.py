@@ -19,7 +19,6 @@ by .ci/run): then they fail. Playwright never downloads a browser here: it launc
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 
 from audit_engine.store import make_engine
 from reports.issue import ALL_KINDS, issue
@@ -39,12 +39,6 @@ from reports.issue import ALL_KINDS, issue
 WIDTH = 1280
 HEIGHT = 900
 LANGS = ("zh", "en")
-REQUIRE_ENV = "CENSUS_AUDIT_REQUIRE_BROWSER"
-INSTALL_HINT = "Debian's chromium is not installed: apt-get install chromium fonts-noto-cjk"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 #: characters that need no glyph of their own: controls, format characters (soft hyphen,
 #: zero-width joiners, ...) and separators (spaces)
 _NO_GLYPH_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
@@ -52,19 +46,6 @@ _NO_GLYPH_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
 _NOT_TEXT = {"head", "script", "style", "template", "noscript", "title"}
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_ENV}=1 is set, so the browser tests must run")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    if os.path.exists("/usr/bin/chromium"):
-        return "/usr/bin/chromium"
-    found = shutil.which("chromium")
-    if not found:
-        _unavailable(INSTALL_HINT)
-    return found  # type: ignore[return-value]
 
 
 # -- fonts: what Chromium drew with, and which characters those fonts have ------------------
@@ -351,20 +332,7 @@ def pdf_pages(pdf: bytes) -> int:
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as pw:
-        try:
-            b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        except Exception as exc:  # noqa: BLE001 - any reason the browser cannot start
-            _unavailable(f"{executable} does not start under playwright: {exc}")
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,7 @@ that reason.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import shutil
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 from sqlalchemy import select
 from web_server import Live, live_server
 
@@ -42,33 +40,12 @@ from audit_engine.web.security import CSP
 
 WIDTH = 1280
 HEIGHT = 900
-REQUIRE_ENV = "CENSUS_AUDIT_REQUIRE_BROWSER"
-INSTALL_HINT = "Debian's chromium is not installed: apt-get install chromium fonts-noto-cjk"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 #: turns every CSP violation into a console error the test sees (init scripts are not subject to the CSP)
 CSP_HOOK = """document.addEventListener('securitypolicyviolation', e => console.error(
   'CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || '(inline)') + ' in ' + e.sourceFile + ':' + e.lineNumber));"""
 
 
-def _missing(module: str) -> bool:
-    return importlib.util.find_spec(f"audit_engine.web.views.{module}") is None
 
-
-needs_qc = pytest.mark.skipif(_missing("qc"), reason="audit_engine/web/views/qc.py (queue, item, decide, "
-                              "four-eyes, next) is not in this checkout yet")
-needs_dashboard = pytest.mark.skipif(_missing("dashboard"), reason="audit_engine/web/views/dashboard.py "
-                                     "(dashboard, reports) is not in this checkout yet")
-needs_supervision = pytest.mark.skipif(_missing("supervision"), reason="audit_engine/web/views/supervision.py "
-                                       "(runs, ledger, verify) is not in this checkout yet")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_ENV}=1 is set, so the browser tests must run")
-    pytest.skip(reason)
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -76,22 +53,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-    if not executable:
-        _unavailable(INSTALL_HINT)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as pw:
-        try:
-            b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        except Exception as exc:  # noqa: BLE001 - any reason the browser cannot start
-            _unavailable(f"{executable} does not start under playwright: {exc}")
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +269,6 @@ def test_posts_without_csrf_token_are_refused(browser, live):
 # -- the QC officer ---------------------------------------------------------------------------
 
 
-@needs_qc
 def test_officer_decides_flags_from_the_queue(browser, live, shots):
     with tab(browser, live, live.officer) as t:
         assert urllib.parse.urlsplit(t.page.url).path == "/queue", "an officer starts at the queue"
@@ -371,7 +332,6 @@ def test_officer_decides_flags_from_the_queue(browser, live, shots):
         assert mine[second]["decision"] == decision2 and second in ledgered
 
 
-@needs_qc
 def test_officer_cannot_open_a_record_outside_scope(browser, live):
     ref, ea_code, person = _outside_flag(live)
     before = head(live.engine)[0]
@@ -391,7 +351,6 @@ def test_officer_cannot_open_a_record_outside_scope(browser, live):
                                                       Decision.item_id == int(ref[1:]))).first() is None
 
 
-@needs_qc
 def test_four_eyes_page(browser, live, shots):
     with tab(browser, live, live.second_officer) as t:
         t.go("/four-eyes")
@@ -403,7 +362,6 @@ def test_four_eyes_page(browser, live, shots):
 # -- leadership and supervision ---------------------------------------------------------------
 
 
-@needs_dashboard
 def test_leadership_sees_the_dashboard_and_no_record(browser, live, shots):
     with live.engine.connect() as conn:
         inside = conn.execute(select(Flag.id).where(Flag.ea_code.like(f"{live.township}%"))
@@ -424,14 +382,12 @@ def test_leadership_sees_the_dashboard_and_no_record(browser, live, shots):
             t.go(href)
             leaked = _leaks(t.html(), personal)
             assert not leaked, f"{href} shows personal data: {leaked[:5]}"
-        if not _missing("qc"):
-            t.allowed_status.add(403)
-            for path in ("/queue", f"/item/F{inside}", f"/item/R{item}", "/four-eyes"):
-                t.go(path, 403)
-                assert not _leaks(t.html(), personal)
+        t.allowed_status.add(403)
+        for path in ("/queue", f"/item/F{inside}", f"/item/R{item}", "/four-eyes"):
+            t.go(path, 403)
+            assert not _leaks(t.html(), personal)
 
 
-@needs_supervision
 def test_supervision_runs_ledger_and_verify(browser, live, shots):
     with tab(browser, live, live.supervisor) as t:
         assert urllib.parse.urlsplit(t.page.url).path == "/runs", "supervision starts at the runs"
@@ -445,8 +401,7 @@ def test_supervision_runs_ledger_and_verify(browser, live, shots):
         with t.page.expect_navigation():
             button.first.click()
         assert t.page.get_by_test_id("verify-result").is_visible()
-        if not _missing("qc"):
-            ref, _, person = _outside_flag(live)
-            t.allowed_status.add(403)
-            t.go(f"/item/{ref}", 403)
-            assert not [v for v in person.values() if v and str(v) in t.html()]
+        ref, _, person = _outside_flag(live)
+        t.allowed_status.add(403)
+        t.go(f"/item/{ref}", 403)
+        assert not [v for v in person.values() if v and str(v) in t.html()]
