@@ -55,6 +55,7 @@ class OperatorInfo:
     role: str
     scope: tuple[str, ...]
     active: bool
+    session_epoch: int = 0      # web sessions signed in under an older epoch are ended
 
     def covers(self, ea_code: str | None) -> bool:
         """Whether ``ea_code`` lies in this operator's scope (empty scope: everywhere)."""
@@ -64,7 +65,8 @@ class OperatorInfo:
 
 
 def _info(row) -> OperatorInfo:
-    return OperatorInfo(row.name, row.role, tuple(json.loads(row.scope or "[]")), bool(row.active))
+    return OperatorInfo(row.name, row.role, tuple(json.loads(row.scope or "[]")), bool(row.active),
+                        int(row.session_epoch or 0))
 
 
 def registry_size(engine: Engine) -> int:

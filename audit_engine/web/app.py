@@ -41,7 +41,7 @@ def create_app(engine: Engine, *, secret_key: str | None = None, secure_cookies:
 
     @app.context_processor
     def _globals() -> dict:
-        return {"t": g.t, "lang": g.lang, "op": current_operator(), "langs": LANGS, "endpoints": set(app.view_functions)}
+        return {"t": g.t, "lang": g.lang, "op": current_operator(), "langs": LANGS}
 
     def _error(code: int, key: str):
         def handler(_exc):

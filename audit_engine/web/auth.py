@@ -95,12 +95,6 @@ def sign_in(engine: Engine, name: str, password: str, *, now: datetime | None = 
     return SignIn(reason == "ok", info, reason)
 
 
-def session_epoch(engine: Engine, name: str) -> int | None:
-    """The operator's current session epoch: a session signed in under another one is dead."""
-    with engine.connect() as conn:
-        return conn.execute(select(Operator.session_epoch).where(Operator.name == name)).scalar()
-
-
 def end_sessions(engine: Engine, name: str) -> None:
     """End every web session of ``name`` (sign-out): a copied cookie is dead from now on.
     Sessions are signed cookies held by the browser, so the server revokes them by epoch."""
@@ -120,4 +114,4 @@ def _aware(ts: datetime) -> datetime:
 
 
 __all__ = ["LOCK_MINUTES", "MAX_FAILURES", "PasswordError", "Refused", "SignIn", "end_sessions", "hash_password",
-           "session_epoch", "set_password", "sign_in"]
+           "set_password", "sign_in"]

@@ -28,11 +28,9 @@ def current_operator() -> OperatorInfo | None:
     """The signed-in operator, re-read on every request: a disabled operator, or a session
     from before a sign-out or a password change, is out at once."""
     if "op" not in g:
-        from audit_engine.web.auth import session_epoch
-
         name = session.get("op")
         op = get_operator(engine(), name) if name else None
-        if op is not None and (not op.active or session.get("epoch") != session_epoch(engine(), name)):
+        if op is not None and (not op.active or session.get("epoch") != op.session_epoch):
             session.clear()           # disabled, signed out elsewhere, or password changed
             op = None
         g.op = op

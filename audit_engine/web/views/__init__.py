@@ -6,14 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from audit_engine.web.views import auth
+    from audit_engine.web.views import auth, dashboard, qc, supervision
 
-    app.register_blueprint(auth.bp)
-    for name in ("qc", "dashboard", "supervision"):   # each audience's pages, when present
-        try:
-            module = __import__(f"audit_engine.web.views.{name}", fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"audit_engine.web.views.{name}":
-                raise
-            continue
+    for module in (auth, qc, dashboard, supervision):
         app.register_blueprint(module.bp)

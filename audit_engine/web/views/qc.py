@@ -86,11 +86,18 @@ def _helpers() -> dict:
             "kind_label": lambda n: _label("kind", n)}
 
 
-def _ref_or_404(text: str) -> ItemRef:
+def _item_in_scope(text: str, action: str) -> tuple[ItemRef, dict]:
+    """The item a URL names and where it is: 404 for a malformed or unknown ref, 403 (and a
+    ledgered refusal) when its EA is outside the officer's scope for ``action``."""
     try:
-        return ItemRef.parse(text)
+        iref = ItemRef.parse(text)
     except ReviewError:
         abort(404)
+    loc = item_location(engine(), iref)
+    if loc is None:
+        abort(404)
+    check_scope(action, loc["ea_code"])
+    return iref, loc
 
 
 def _filters() -> dict[str, str]:
@@ -181,11 +188,7 @@ def _columns(loc: dict, records: list[dict]) -> list[str]:
 @require("review.read")
 def item(ref: str):
     op = current_operator()
-    iref = _ref_or_404(ref)
-    loc = item_location(engine(), iref)
-    if loc is None:
-        abort(404)
-    check_scope("review.read", loc["ea_code"])
+    iref, loc = _item_in_scope(ref, "review.read")
     shown = show_item(engine(), op.name, str(iref))
     hold(str(iref), _holder(op))
     detail = shown["detail"]
@@ -227,11 +230,7 @@ def item(ref: str):
 @require("review.decide")
 def decide(ref: str):
     op = current_operator()
-    iref = _ref_or_404(ref)
-    loc = item_location(engine(), iref)
-    if loc is None:
-        abort(404)
-    check_scope("review.decide", loc["ea_code"])
+    iref, loc = _item_in_scope(ref, "review.decide")
     decision = (request.form.get("decision") or request.form.get("decision_button") or "").strip()[:32]
     reason = request.form.get("reason", "")[:MAX_REASON]
     corrections = {}
