@@ -94,3 +94,47 @@ def shown(value: float | None, kind: str = "pct", digits: int | None = None) -> 
 
     d = digits if digits is not None else (2 if kind == "pct" else 0)
     return pct(value, d) if kind == "pct" else num(value, d)
+
+
+def assert_figures(html: str, expected: dict, *, float_rel: float = 0.0) -> None:
+    """The report shows exactly the ``expected`` figures (key -> (value, text)), no more.
+
+    Values are equal to the digit; ``float_rel`` > 0 lets two floats differ by that relative
+    amount (for figures the report and the test reach by different sums of the same numbers)."""
+    import pytest
+
+    figs = report_figures(html)
+    missing = sorted(set(expected) - set(figs))
+    assert not missing, missing[:10]
+    for key, (value, text) in expected.items():
+        got_value, got_text = figs[key]
+        if float_rel and isinstance(value, float) and isinstance(got_value, float):
+            ok = got_value == pytest.approx(value, rel=float_rel, abs=1e-12)
+        else:
+            ok = got_value == value
+        assert ok and got_text == text, (key, figs[key], value, text)
+    extra = sorted(set(figs) - set(expected))
+    assert not extra, extra[:10]
+
+
+def count_rows(engine, model, **where) -> int:
+    """Rows of ``model`` whose columns equal the given values."""
+    from sqlalchemy import func, select
+
+    stmt = select(func.count()).select_from(model)
+    for k, v in where.items():
+        stmt = stmt.where(getattr(model, k) == v)
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar())
+
+
+def copy_store(pipeline_store, folder):
+    """An engine over a private copy of the session's pipeline store (tests that write to it)."""
+    import shutil
+
+    from audit_engine.store import make_engine
+
+    source, _ = pipeline_store
+    db = folder / "store.db"
+    shutil.copy(source / "census_audit.db", db)
+    return make_engine(f"sqlite:///{db}")

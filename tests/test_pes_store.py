@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import COUNTY_FILES, load_county
-from sqlalchemy import func, select
+from helpers import COUNTY_FILES, count_rows, load_county
+from sqlalchemy import select
 
 from audit_engine.ledger import verify
 from audit_engine.pes.duplicates import run_link_duplicates
@@ -59,14 +59,6 @@ def _truth(folder: Path) -> pd.DataFrame:
     return t
 
 
-def _count(engine, model, **where) -> int:
-    stmt = select(func.count()).select_from(model)
-    for k, v in where.items():
-        stmt = stmt.where(getattr(model, k) == v)
-    with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar())
-
-
 def test_pes_pipeline_against_truth(loaded, county12k):
     engine = loaded
     truth = _truth(county12k)
@@ -84,7 +76,7 @@ def test_pes_pipeline_against_truth(loaded, county12k):
     # every cluster's records are one true person, and every cluster is a review item
     same = members.assign(t=members["person_key"].map(true_of)).groupby("cluster")["t"].nunique()
     assert (same == 1).mean() >= 0.98
-    assert _count(engine, ReviewItem, run_id=dup.run_id, kind="cluster") == dup.clusters == members["cluster"].nunique()
+    assert count_rows(engine, ReviewItem, run_id=dup.run_id, kind="cluster") == dup.clusters == members["cluster"].nunique()
 
     s = run_link_pes(engine, "test.sup")
     with engine.connect() as conn:
@@ -107,8 +99,8 @@ def test_pes_pipeline_against_truth(loaded, county12k):
     assert born <= set(e.index[e["cls"] == "born_after"])
     assert (e.loc[e.index.isin(m["right_key"]), "cls"] == "correct").all()
     # unresolved census records and possible matches are review items
-    assert _count(engine, ReviewItem, run_id=s.run_id, kind="followup") == (e["cls"] == "unresolved").sum()
-    assert _count(engine, ReviewItem, run_id=s.run_id, kind="pair") == s.possible
+    assert count_rows(engine, ReviewItem, run_id=s.run_id, kind="followup") == (e["cls"] == "unresolved").sum()
+    assert count_rows(engine, ReviewItem, run_id=s.run_id, kind="pair") == s.possible
 
     est = run_estimate(engine, "test.sup", post_strata=["age", "urban"], age_groups=((0, 29), (30, 59), (60, None)))
     with engine.connect() as conn:
@@ -206,7 +198,7 @@ def test_failed_run_leaves_nothing_half_written(engine, county12k):
         run_link_pes(engine, "test.sup")
     with engine.connect() as conn:
         assert conn.execute(select(Run.status).where(Run.kind == "link pes")).scalar() == "failed"
-    assert _count(engine, LinkPair) == 0 and _count(engine, SampleStatus) == 0 and _count(engine, ReviewItem) == 0
+    assert count_rows(engine, LinkPair) == 0 and count_rows(engine, SampleStatus) == 0 and count_rows(engine, ReviewItem) == 0
     with pytest.raises(ValueError, match="link pes"):
         run_estimate(engine, "test.sup")
 

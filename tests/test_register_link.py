@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import CENSUS_FILES, load_county
+from helpers import CENSUS_FILES, count_rows, load_county
 from sqlalchemy import func, select
 
 from audit_engine.cli.main import cli
@@ -177,14 +177,6 @@ def loaded(engine, county4k):
     return engine
 
 
-def _count(engine, model, **where) -> int:
-    stmt = select(func.count()).select_from(model)
-    for k, v in where.items():
-        stmt = stmt.where(getattr(model, k) == v)
-    with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar())
-
-
 def _personal(folder: Path) -> tuple[set, set]:
     names, ids = set(), set()
     for f in (folder / "census" / "persons.csv", register_csv(folder)):
@@ -199,10 +191,10 @@ def test_run_stores_statuses_items_and_ledger(loaded, county4k):
     msgs: list[str] = []
     s = run_link_register(engine, "sup.wang", progress=msgs.append)
     assert msgs and any("linking" in m for m in msgs)
-    n_census, n_reg = _count(engine, RegisterStatus, record="C"), _count(engine, RegisterStatus, record="R")
+    n_census, n_reg = count_rows(engine, RegisterStatus, record="C"), count_rows(engine, RegisterStatus, record="R")
     assert (n_census, n_reg) == (s.census_persons, s.register_persons)
     assert s.matches > 0.7 * s.register_persons
-    assert _count(engine, LinkPair, kind="register") == s.matches + s.possible + s.shared
+    assert count_rows(engine, LinkPair, kind="register") == s.matches + s.possible + s.shared
     with engine.connect() as conn:
         unmatched_r = conn.execute(select(func.count()).select_from(RegisterStatus).where(
             RegisterStatus.record == "R", RegisterStatus.other_key.is_(None))).scalar()

@@ -12,7 +12,7 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import report_figures, shown
+from helpers import assert_figures, report_figures, shown
 from sqlalchemy import func, select, update
 
 from audit_engine.accountability.figures import NoData, flag_figures, omission_figures
@@ -107,17 +107,6 @@ def expected_figures(engine, run_id: int) -> dict[str, tuple[float | int | None,
                 for f in ("omission_rate", "omission_upper_95", "omission_upper_99_8"):
                     put(f"{k}.{f}", r[f])
     return exp
-
-
-def assert_figures(html: str, expected: dict) -> None:
-    figs = report_figures(html)
-    missing = sorted(set(expected) - set(figs))
-    assert not missing, missing[:10]
-    for key, (value, text) in expected.items():
-        got_value, got_text = figs[key]
-        assert got_value == value and got_text == text, (key, figs[key], value, text)
-    extra = sorted(set(figs) - set(expected))
-    assert not extra, extra[:10]
 
 
 def table_units(html: str, table_id: str) -> list[str]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from helpers import copy_store
 from sqlalchemy import select
 
 from audit_engine.access.operators import add_operator
@@ -33,10 +33,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture(scope="module")
 def store(pipeline_store, tmp_path_factory):
     """A copy of the pipeline store with a leadership and a supervision operator."""
-    folder, _ = pipeline_store
-    db = tmp_path_factory.mktemp("web_dashboard") / "store.db"
-    shutil.copy(folder / "census_audit.db", db)
-    engine = make_engine(f"sqlite:///{db}")
+    engine = copy_store(pipeline_store, tmp_path_factory.mktemp("web_dashboard"))
     add_operator(engine, ADMIN, "lead.li", "leadership")
     add_operator(engine, ADMIN, "sup.wang", "supervision")
     add_operator(engine, ADMIN, "qc.zhao", "qc", ["320831001"])

@@ -4,15 +4,14 @@ CSRF, and no personal data in any URL the queue links to."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
+from helpers import copy_store
 from sqlalchemy import text
 
 from audit_engine.access.operators import add_operator
 from audit_engine.ledger.store import history
 from audit_engine.review.queue import DEFAULT_FOUR_EYES, ItemRef, needs_second
-from audit_engine.store import make_engine
 from audit_engine.web import create_app
 from audit_engine.web.auth import set_password
 from rules.ruleset import load_ruleset
@@ -24,10 +23,7 @@ PW = "correct-horse-1"
 @pytest.fixture(scope="module")
 def store(pipeline_store, tmp_path_factory):
     """A private copy of the demo store, with passwords and extra operators."""
-    folder, _ = pipeline_store
-    dst = tmp_path_factory.mktemp("webqc") / "store.db"
-    shutil.copy(folder / "census_audit.db", dst)
-    engine = make_engine(f"sqlite:///{dst}")
+    engine = copy_store(pipeline_store, tmp_path_factory.mktemp("webqc"))
     with engine.connect() as conn:
         town = conn.execute(text("select scope from operators where name = 'demo.qc'")).scalar()[2:11]
         other = conn.execute(text("select substr(ea_code, 1, 9) from flags where ea_code not like :t "

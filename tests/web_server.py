@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
-import shutil
 import threading
 import time
 import urllib.error
@@ -26,10 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers import copy_store
 from sqlalchemy import Engine, func, select
 
 from audit_engine.access.operators import add_operator
-from audit_engine.store import make_engine
 from audit_engine.store.models import Flag
 from audit_engine.web.auth import set_password
 
@@ -96,11 +95,9 @@ def live_server(pipeline_store: tuple[Path, str], folder: Path, *, reviewers: in
 
     from audit_engine.web import create_app
 
-    source, _ = pipeline_store
     folder.mkdir(parents=True, exist_ok=True)
-    db = folder / "web.db"
-    shutil.copy(source / "census_audit.db", db)
-    engine = make_engine(f"sqlite:///{db}")
+    engine = copy_store(pipeline_store, folder)
+    db = folder / "store.db"
     township = busiest_township(engine)
     names = [f"web.rev{i:02d}" for i in range(1, reviewers + 1)]
     scope = township[:6] if reviewer_scope == "county" else (reviewer_scope or township)
