@@ -111,3 +111,50 @@ def pipeline_store(tmp_path_factory) -> tuple[Path, str]:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     eng.dispose()
     return out, url
+
+
+# ------------------------------------------------------------------------------------------ Spark
+SPARK_ENV = "CENSUS_AUDIT_REQUIRE_SPARK"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (``local[2]``) for every Spark test of the run.
+
+    Without PySpark or Java the Spark tests skip with the reason; ``.ci/run`` sets
+    ``CENSUS_AUDIT_REQUIRE_SPARK=1`` and then they fail instead."""
+    from audit_engine.spark.session import SparkUnavailable, spark_session, stop
+
+    try:
+        session = spark_session("local[2]")
+    except SparkUnavailable as exc:
+        if os.environ.get(SPARK_ENV):
+            pytest.fail(f"{exc}, but {SPARK_ENV} is set: the Spark tests must run")
+        pytest.skip(f"{exc}; the Spark backend tests are skipped")
+    yield session
+    stop()
+
+
+@pytest.fixture(scope="session")
+def spark_county(tmp_path_factory):
+    """A 12,000-person synthetic county (seed 21) loaded the local way into a SQLite store and
+    copied from the store into a lake: the two backends' inputs hold the very same rows.
+    Returns (county folder, SQLite URL, lake folder). Tests that write to the store copy it
+    (:func:`helpers.copy_county_store`)."""
+    from helpers import CENSUS_FILES, load_county
+
+    from audit_engine.spark.lake import export_store
+    from audit_engine.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("spark_county")
+    folder = root / "county"
+    generate(SynthConfig(persons=12_000, seed=21), folder)
+    url = f"sqlite:///{root / 'store.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    load_county(eng, folder, CENSUS_FILES)
+    export_store(eng, root / "lake", "census")
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return folder, url, root / "lake"

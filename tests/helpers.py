@@ -138,3 +138,15 @@ def copy_store(pipeline_store, folder):
     db = folder / "store.db"
     shutil.copy(source / "census_audit.db", db)
     return make_engine(f"sqlite:///{db}")
+
+
+def copy_county_store(spark_county, folder):
+    """An engine over a private copy of the ``spark_county`` fixture's store (tests that write)."""
+    import shutil
+
+    from audit_engine.store import make_engine
+
+    _, url, _ = spark_county
+    db = folder / "store.db"
+    shutil.copy(url.removeprefix("sqlite:///"), db)
+    return make_engine(f"sqlite:///{db}")
