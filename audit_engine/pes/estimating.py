@@ -12,7 +12,12 @@ Inputs, all from the store:
   match counts as matched with its posterior probability; an unresolved census record as
   correct with the probability :func:`~audit_engine.coverage.classify.ce_probability` gives;
 * the weights and replicate weights of the sealed sample (per EA), the design strata of every
-  EA (the frame), and the census counts by stratum and post-stratum.
+  EA (the frame), and the census counts by stratum and post-stratum
+  (:mod:`audit_engine.pes.census_counts`).
+
+A national census lives in the lake, not the store (``lake``): then the census records of the
+sample EAs and the census counts are read from its Parquet files, the rest — statuses,
+decisions, sample, frame — from the store as always; the figures are the same.
 
 Post-strata: any of ``sex``, ``age`` (groups), ``urban`` (the EA's urban/rural code).
 """
@@ -20,6 +25,7 @@ Post-strata: any of ``sex``, ``age`` (groups), ``urban`` (the EA's urban/rural c
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert, select
 
 from audit_engine.codes import code_list
 from audit_engine.coverage.classify import ce_probability
@@ -42,6 +48,7 @@ from audit_engine.coverage.dse import (
 )
 from audit_engine.coverage.dse import post_stratum as make_post_stratum
 from audit_engine.ledger import append as ledger_append
+from audit_engine.pes import census_counts
 from audit_engine.pes.persons import read_persons
 from audit_engine.review.items import decisions
 from audit_engine.store.models import (
@@ -49,7 +56,6 @@ from audit_engine.store.models import (
     CoverageEstimate,
     EnumerationArea,
     LinkPair,
-    Person,
     Run,
     SampleStatus,
 )
@@ -104,10 +110,30 @@ def _urban_by_ea(engine: Engine) -> pd.Series:
     return pd.Series(areas["urban_rural"].isin(urban_codes).to_numpy(), index=areas["code"].astype(str))
 
 
+def _check_census(counts: census_counts.CensusCells, lake, link_run: int, link_params: dict) -> None:
+    """Refuse census counts that cannot be right rather than estimate from them: persons in EAs
+    the frame lacks; an empty lake; an empty store when the link run read its census from a
+    lake (the census is there, the counts would silently be zero)."""
+    if counts.outside_frame:
+        raise ValueError(f"{counts.outside_frame:,} census persons are in EAs missing from the frame (load areas.csv)")
+    if counts.persons:
+        return
+    if lake is not None:
+        raise ValueError(f"no census persons in the lake {lake} (census-audit lake export, or load the census "
+                         "with --engine spark --lake DIR)")
+    if link_params.get("census_source") == "lake":
+        raise ValueError(f"link run {link_run} read the census from a lake and the store holds no census persons: "
+                         "give the same lake (--lake DIR)")
+
+
 def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
                  post_strata: Sequence[str] = POST_STRATUM_VARIABLES, age_groups=AGE_GROUPS,
-                 ci_method: str = "beta", collapse: bool = True) -> EstimateSummary:
+                 ci_method: str = "beta", collapse: bool = True,
+                 lake: str | os.PathLike | None = None) -> EstimateSummary:
     """Estimate coverage from a PES link run (default: the newest); store and ledger the figures.
+
+    ``lake``: the census is in this lake, not in the store (census records of the sample EAs
+    and the census counts are read from it; see :mod:`audit_engine.pes.census_counts`).
 
     ``collapse``: when a post-stratum has no matched P-sample or no E-sample weight in the full
     sample or a replicate (a small county, few EAs per stratum), drop post-stratum variables in
@@ -134,12 +160,15 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
         members = (pd.read_sql(select(ClusterMember.person_key, ClusterMember.cluster)
                                .where(ClusterMember.run_id == dup_run), conn)
                    if dup_run else pd.DataFrame(columns=["person_key", "cluster"]))
-        census_cells = pd.read_sql(select(Person.ea_code, Person.sex, Person.age, func.count().label("n"))
-                                   .where(Person.source == "census")
-                                   .group_by(Person.ea_code, Person.sex, Person.age), conn)
     sample = load_sample(engine, lp["sample_id"])
     params = {"link_run": link_run, "sample_id": sample.id, "post_strata": list(post_strata),
               "age_groups": [list(g) for g in age_groups], "ci_method": ci_method}
+    inputs = {"sample_selection": sample.selection_hash}
+    if lake is not None:
+        from audit_engine.spark.lake import fingerprint
+
+        params["census_source"] = "lake"
+        inputs["census_lake"] = fingerprint(lake, "census")
     run_id = start_run(engine, "estimate", operator, params)
     try:
         dec = decisions(engine, link_run)
@@ -181,13 +210,12 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
         stratum_of = frame.set_index("ea_code")["stratum"].astype(str)
         sample_eas = units.index.astype(str)
         pp = read_persons(engine, "pes", eas=sample_eas).set_index("person_id").reindex(p["person_key"])
-        ep = read_persons(engine, "census", eas=sample_eas).set_index("person_id").reindex(e["person_key"])
+        ep = read_persons(engine, "census", eas=sample_eas, lake=lake).set_index("person_id").reindex(e["person_key"])
         p_ea, e_ea = p["ea_code"].astype(str).to_numpy(), e["ea_code"].astype(str).to_numpy()
-        cc_ea = census_cells["ea_code"].astype(str).to_numpy()
-        known = stratum_of.reindex(cc_ea).notna().to_numpy()
-        if not known.all():
-            raise ValueError(f"{int(census_cells['n'][~known].sum()):,} census persons are in EAs missing "
-                             "from the frame (load areas.csv)")
+        counts = (census_counts.from_store(engine, stratum_of, urban) if lake is None
+                  else census_counts.from_lake(lake, stratum_of, urban))
+        _check_census(counts, lake, link_run, lp)
+        census_cells = counts.cells
         if sample.replicate_weights.size == 0:
             raise ValueError(f"sample {sample.id} has no replicate weights (its design says replicates: none); "
                              "coverage variance needs them: draw a sample with JKn or bootstrap replicates")
@@ -198,16 +226,20 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
             use = {"by_sex": "sex" in variables, "by_urban": "urban" in variables}
             groups = age_groups if "age" in variables else ((0, None),)
 
-            def posts(sex, age, ea) -> np.ndarray:
-                a = age if "age" in variables else np.zeros(len(ea))
-                return make_post_stratum(sex, a, urban.reindex(ea).fillna(False).to_numpy(bool), groups, **use)
+            def posts(sex, age, is_urban: np.ndarray) -> np.ndarray:
+                a = age if "age" in variables else np.zeros(len(is_urban))
+                return make_post_stratum(sex, a, is_urban, groups, **use)
+
+            def urban_of(ea: np.ndarray) -> np.ndarray:
+                return urban.reindex(ea).fillna(False).to_numpy(bool)
 
             ps = PSample(units["weight"].reindex(p_ea).to_numpy(float), units["stratum"].reindex(p_ea).to_numpy(),
-                         p_ea, posts(pp["sex"].to_numpy(), pp["age"].to_numpy(), p_ea), matched)
+                         p_ea, posts(pp["sex"].to_numpy(), pp["age"].to_numpy(), urban_of(p_ea)), matched)
             es = ESample(units["weight"].reindex(e_ea).to_numpy(float), units["stratum"].reindex(e_ea).to_numpy(),
-                         e_ea, posts(ep["sex"].to_numpy(), ep["age"].to_numpy(), e_ea), correct, duplicate)
-            cc = CensusCounts(stratum_of.reindex(cc_ea).to_numpy(),
-                              posts(census_cells["sex"].to_numpy(), census_cells["age"].to_numpy(), cc_ea),
+                         e_ea, posts(ep["sex"].to_numpy(), ep["age"].to_numpy(), urban_of(e_ea)), correct, duplicate)
+            cc = CensusCounts(census_cells["stratum"].to_numpy(dtype=object),
+                              posts(census_cells["sex"].to_numpy(), census_cells["age"].to_numpy(),
+                                    census_cells["urban"].to_numpy(bool)),
                               census_cells["n"].to_numpy(float))
             return dse(ps, es, cc, reps, ci_method=ci_method)
 
@@ -244,6 +276,6 @@ def run_estimate(engine: Engine, operator: str, *, link_run: int | None = None,
         raise
     finish_run(engine, run_id, summary.to_dict())
     ledger_append(engine, operator=operator, command="estimate", params={**params, "run_id": run_id},
-                  inputs={"sample_selection": sample.selection_hash},
+                  inputs=inputs,
                   result={"overall": overall, "rows": len(rows), "imputed": imputed, "post_strata_used": used})
     return summary

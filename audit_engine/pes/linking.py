@@ -15,11 +15,17 @@ records of the sample EAs are correct enumerations.
    follow-up review item.
 
 Everything is stored under one run and summed up in the ledger (counts, hashes, thresholds).
+
+A national census is in the lake, not in the store (``lake``): then the census persons of the
+search area and the deaths of the sample EAs are read from its Parquet files — only the
+counties of the sample EAs are opened — while the PES, the sample, the ``link duplicates``
+results and everything this run writes stay in the store. The results are the same.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,8 +97,11 @@ def duplicate_clusters(engine: Engine, run_id: int | None) -> pd.DataFrame:
 
 def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None, search_area: str = "township",
                  target_fmr: float = 0.001, target_fnmr: float = 0.001,
-                 progress: Callable[[str], None] | None = None) -> PesLinkSummary:
-    """Link the PES of the sample EAs to the census and classify both samples; store everything."""
+                 progress: Callable[[str], None] | None = None,
+                 lake: str | os.PathLike | None = None) -> PesLinkSummary:
+    """Link the PES of the sample EAs to the census and classify both samples; store everything.
+
+    ``lake``: the census persons and deaths are in this lake, not in the store."""
     if search_area not in AREA_PREFIX:
         raise ValueError(f"search area must be one of {', '.join(AREA_PREFIX)}, not {search_area!r}")
     say = progress or (lambda _msg: None)
@@ -104,17 +113,24 @@ def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None,
               "target_fnmr": target_fnmr, "duplicates_run": dup_run}
     inputs = {"census": data_hash(engine, "census"), "pes": data_hash(engine, "pes"),
               "sample_selection": sample.selection_hash}
+    if lake is not None:
+        from audit_engine.spark.lake import fingerprint
+
+        params["census_source"] = "lake"
+        inputs["census_lake"] = fingerprint(lake, "census")
     run_id = start_run(engine, "link pes", operator, params)
     try:
         say(f"reading PES persons of {len(eas)} sample EAs and census persons of their {search_area}s")
         pes = read_persons(engine, "pes", eas=eas)
         prefixes = {ea[:AREA_PREFIX[search_area]] for ea in eas}
-        census = read_persons(engine, "census", prefixes=prefixes)
+        census = read_persons(engine, "census", prefixes=prefixes, lake=lake)
         if pes.empty:
             raise ValueError(f"no PES persons are loaded in the {len(eas)} EAs of sample {sample.id} "
                              "(census-audit load pes persons.csv)")
         if census.empty:
-            raise ValueError("no census persons are loaded in the search area (census-audit load census persons.csv)")
+            raise ValueError("no census persons are loaded in the search area (census-audit load census persons.csv)"
+                             if lake is None else f"no census persons in the lake {lake} in the search area "
+                             "(census-audit lake export, or load the census with --engine spark --lake DIR)")
         settings = pes_census_settings(target_fmr=target_fmr)
         say(f"linking {len(pes):,} PES persons with {len(census):,} census persons")
         res = link(person_keys(pes), person_keys(census), settings)
@@ -142,7 +158,7 @@ def run_link_pes(engine: Engine, operator: str, *, sample_id: int | None = None,
         p_status = p_sample_status(pes, links)
         e_records = census[census["ea_code"].isin(set(eas))].reset_index(drop=True)
         e_status = classify_e_sample(e_records, links, duplicate_clusters(engine, dup_run),
-                                     read_deaths(engine, "census", eas=eas))
+                                     read_deaths(engine, "census", eas=eas, lake=lake))
         rows = []
         for sample_code, st in (("P", p_status), ("E", e_status)):
             rows.append(pd.DataFrame({"run_id": run_id, "sample": sample_code, "person_key": st["person_id"],

@@ -1,9 +1,17 @@
 """Person records read from the store in the column layout of docs/data-format.md, which is
 what the linkage settings and classifiers expect (``person_id``, ``household_id``,
-``birth_ym`` as ``YYYY-MM``)."""
+``birth_ym`` as ``YYYY-MM``).
+
+A national census is not in the store but in the lake (:mod:`audit_engine.spark.lake`):
+with ``lake`` given, the same readers take the source's rows from its Parquet files instead
+(plain pyarrow, partition pruning by county), in exactly the shape, dtypes and order the store
+gives, so that everything downstream — linkage, classification, estimation — sees the same
+frames and gives the same results whichever holds the census.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import pandas as pd
@@ -15,6 +23,12 @@ from audit_engine.store.models import Death, Person
 COLUMNS = ("person_key", "household_key", "ea_code", "line_no", "name", "id_number", "sex", "birth_year",
            "birth_month", "age", "ethnicity", "relationship", "registration_type", "registration_place",
            "enumerator_id")
+
+#: integer columns: the store gives int64, or float64 when a value is missing (pd.read_sql)
+INT_COLUMNS = ("line_no", "birth_year", "birth_month", "age", "death_year", "death_month")
+#: death columns the PES steps need
+DEATH_COLUMNS = ("household_key", "ea_code", "line_no", "name", "sex", "birth_year", "birth_month", "death_year",
+                 "death_month")
 
 #: levels of the search area for the PES: how many leading characters of the EA code are shared
 AREA_PREFIX = {"ea": 15, "village": 12, "township": 9, "county": 6}
@@ -35,11 +49,48 @@ def _shape(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def sql_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns as ``pd.read_sql`` infers them (int64, or float64 with a missing value):
+    a lake frame's nullable ``Int64`` made indistinguishable from the store's, down to how a
+    line number prints in a review item's evidence (``3``, not ``3.0`` or ``<NA>``)."""
+    for c in INT_COLUMNS:
+        if c in df and len(df):
+            col = pd.array(df[c], dtype="Int64")
+            df[c] = col.to_numpy(dtype="float64", na_value=float("nan")) if col.isna().any() else \
+                col.to_numpy(dtype="int64")
+    return df
+
+
+def _lake_rows(lake: str | os.PathLike, source: str, kind: str, columns: list[str],
+               eas: Iterable[str] | None, prefixes: Iterable[str] | None, chunk: int) -> pd.DataFrame:
+    """Rows of a lake table in the EAs ``eas`` / under ``prefixes`` / all of them; reads only
+    ``columns`` and only the counties of the EAs or prefixes (partition pruning), ``chunk``
+    prefixes per scan (one filter expression per prefix)."""
+    from audit_engine.spark.lake import read_table
+
+    if eas is None and prefixes is None:
+        return read_table(lake, source, kind, columns_=columns)
+    want = sorted(set(eas if eas is not None else prefixes))
+    frames = [read_table(lake, source, kind, prefixes=want[i:i + chunk], columns_=columns)
+              for i in range(0, len(want), chunk)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object)
+                                                                        for c in columns})
+    if eas is not None:     # an EA code as a prefix could match a longer code: keep exact codes only
+        df = df[df["ea_code"].isin(want)]
+    return df.reset_index(drop=True)
+
+
 def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = None,
-                 prefixes: Iterable[str] | None = None, chunk: int = 500) -> pd.DataFrame:
+                 prefixes: Iterable[str] | None = None, chunk: int = 500,
+                 lake: str | os.PathLike | None = None) -> pd.DataFrame:
     """Persons of ``source`` in the EAs ``eas``, or in EAs whose code starts with one of
     ``prefixes`` (a township's, a village's), or all of them when both are None. Sorted by
-    person key so every run sees the same order (results and pair positions reproducible)."""
+    person key so every run sees the same order (results and pair positions reproducible).
+
+    ``lake``: read the source's persons from the lake instead of the store (same frame)."""
+    if lake is not None:
+        df = sql_dtypes(_lake_rows(lake, source, "persons", list(COLUMNS), eas, prefixes, chunk))
+        return _shape(df.sort_values("person_key", kind="stable"))
     cols = [getattr(Person, c) for c in COLUMNS]
     frames = []
     with engine.connect() as conn:
@@ -60,16 +111,23 @@ def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = Non
     return _shape(df)
 
 
-def read_deaths(engine: Engine, source: str = "census", eas: Iterable[str] | None = None) -> pd.DataFrame:
+def read_deaths(engine: Engine, source: str = "census", eas: Iterable[str] | None = None, *,
+                lake: str | os.PathLike | None = None) -> pd.DataFrame:
     """Deaths reported by households (``household_id``, ``ea_code``, ``line_no``, ``name``,
-    ``sex``, ``birth_ym``, ``death_ym``)."""
-    cols = [Death.household_key, Death.ea_code, Death.line_no, Death.name, Death.sex, Death.birth_year,
-            Death.birth_month, Death.death_year, Death.death_month]
-    stmt = select(*cols).where(Death.source == source)
-    if eas is not None:
-        stmt = stmt.where(Death.ea_code.in_(sorted(set(eas))))
-    with engine.connect() as conn:
-        df = pd.read_sql(stmt, conn)
+    ``sex``, ``birth_ym``, ``death_ym``), sorted by household and line: when a census record
+    matches two reported deaths, the first is the one cited, and neither the store (no ORDER
+    BY) nor the lake (files written in parallel) guarantees a row order of its own.
+
+    ``lake``: read the source's deaths from the lake instead of the store (same frame)."""
+    if lake is not None:
+        df = sql_dtypes(_lake_rows(lake, source, "deaths", list(DEATH_COLUMNS), eas, None, 500))
+    else:
+        stmt = select(*(getattr(Death, c) for c in DEATH_COLUMNS)).where(Death.source == source)
+        if eas is not None:
+            stmt = stmt.where(Death.ea_code.in_(sorted(set(eas))))
+        with engine.connect() as conn:
+            df = pd.read_sql(stmt, conn)
+    df = df.sort_values(["household_key", "line_no"], kind="stable").reset_index(drop=True)
     df = df.rename(columns={"household_key": "household_id"})
     df["birth_ym"] = _ym(df["birth_year"], df["birth_month"]).to_numpy()
     df["death_ym"] = _ym(df["death_year"], df["death_month"]).to_numpy()

@@ -32,7 +32,7 @@ from sqlalchemy import Engine, Integer, SmallInteger, select
 
 from audit_engine.store.models import Death, Household, Person
 
-__all__ = ["KINDS", "PARTITIONS", "arrow_schema", "export_store", "fingerprint", "read_table", "run_dir",
+__all__ = ["KINDS", "PARTITIONS", "arrow_schema", "dataset_of", "export_store", "fingerprint", "read_table", "run_dir",
            "spark_table", "table_path", "write_table"]
 
 #: lake table kinds and the store models whose columns they carry
@@ -109,6 +109,13 @@ def write_table(frame: pd.DataFrame | pa.Table, lake: str | os.PathLike, source:
     return path
 
 
+def dataset_of(path: str | os.PathLike) -> ds.Dataset:
+    """A lake table as a pyarrow dataset, partition columns as text (inferred, ``county=320831``
+    would be an integer and ``province=32`` too; codes are text everywhere else)."""
+    part = ds.partitioning(pa.schema([pa.field(c, pa.string()) for c in PARTITIONS]), flavor="hive")
+    return ds.dataset(path, format="parquet", partitioning=part)
+
+
 def read_table(lake: str | os.PathLike, source: str, kind: str, *, prefixes: Iterable[str] | None = None,
                columns_: list[str] | None = None) -> pd.DataFrame:
     """A lake table (or the EAs under ``prefixes``: a county's, a township's codes) as pandas,
@@ -118,7 +125,7 @@ def read_table(lake: str | os.PathLike, source: str, kind: str, *, prefixes: Ite
     cols = columns_ or columns(kind)
     if not path.exists():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    dataset = dataset_of(path)
     flt = None
     if prefixes is not None:
         import pyarrow.compute as pc
