@@ -69,6 +69,7 @@ def _register() -> None:
         estimate,
         export,
         init,
+        lake,
         ledger,
         link,
         load,
@@ -100,6 +101,7 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(reconcile.reconcile)
     cli.add_command(serve.serve)
+    cli.add_command(lake.lake)
     cli.add_command(demo.demo)
 
 

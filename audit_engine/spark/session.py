@@ -33,7 +33,8 @@ def _local_cores(master: str) -> int:
 
 def spark_session(master: str | None = None, *, app_name: str = "census-audit",
                   conf: Mapping[str, str] | None = None):
-    """The active SparkSession (created on first use) for ``master`` (``local[*]`` by default).
+    """The active SparkSession (created on first use) for ``master`` (``local[*]`` by default;
+    under ``spark-submit``, with no ``master`` given, the submitted one).
 
     ``CENSUS_AUDIT_SPARK_CONF`` may add ``key=value`` pairs separated by ``;`` (e.g. driver memory
     for a benchmark); ``conf`` overrides both.
@@ -47,6 +48,10 @@ def spark_session(master: str | None = None, *, app_name: str = "census-audit",
         raise SparkUnavailable("--engine spark needs Java 17 (java not on PATH and JAVA_HOME not set)")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark import SparkConf
+
+    # Under spark-submit the master, deploy mode and memory are the submitter's: keep them.
+    submitted = master is None and SparkConf().contains("spark.master")
     master = master or DEFAULT_MASTER
     settings = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -54,16 +59,19 @@ def spark_session(master: str | None = None, *, app_name: str = "census-audit",
         "spark.ui.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.compression.codec": "zstd",
-        "spark.driver.memory": "4g",
     }
-    if master.startswith("local"):
+    if not submitted:
+        settings["spark.driver.memory"] = "4g"
+    if not submitted and master.startswith("local"):
         settings["spark.sql.shuffle.partitions"] = str(4 * _local_cores(master))
         settings["spark.default.parallelism"] = str(4 * _local_cores(master))
     for item in filter(None, (os.environ.get("CENSUS_AUDIT_SPARK_CONF") or "").split(";")):
         key, _, value = item.partition("=")
         settings[key.strip()] = value.strip()
     settings.update(conf or {})
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if not submitted:
+        builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
