@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from audit_engine.cli.context import AppContext, UserError, emit, examples
+from audit_engine.cli.engine import lake_option
 
 LABELS = {"N": "population N̂", "net_undercount": "net undercount", "omission": "omission (gross)",
           "erroneous": "erroneous enumeration", "duplication": "duplication"}
@@ -19,18 +20,21 @@ LABELS = {"N": "population N̂", "net_undercount": "net undercount", "omission":
 @click.option("--age-groups", help="Age groups of the post-strata, e.g. 0-14,15-29,30-44,45-59,60+.")
 @click.option("--ci", "ci_method", type=click.Choice(["beta", "logit", "wald"]), default="beta", show_default=True,
               help="Interval for rates: Korn-Graubard beta, logit, or Wald (t).")
+@lake_option(required_for_spark=False)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def estimate(app: AppContext, link_run: int | None, post_strata: str, age_groups: str | None, ci_method: str,
-             as_json: bool) -> None:
-    """Dual-system estimate of coverage with 95% intervals from the replicate weights; stored."""
+             lake, as_json: bool) -> None:
+    """Dual-system estimate of coverage with 95% intervals from the replicate weights; stored.
+
+    With --lake the census counts and the sample EAs' census records come from the lake."""
     from audit_engine.pes.estimating import parse_age_groups, run_estimate
 
     engine = app.engine_for("run")
     try:
         s = run_estimate(engine, app.operator, link_run=link_run,
                          post_strata=[v.strip() for v in post_strata.split(",") if v.strip()],
-                         age_groups=parse_age_groups(age_groups), ci_method=ci_method)
+                         age_groups=parse_age_groups(age_groups), ci_method=ci_method, lake=lake)
     except ValueError as exc:
         raise UserError(f"estimate: {exc}") from exc
     lines = [f"estimate run {s.run_id} from link run {s.link_run} (sample {s.sample_id}), post-strata "

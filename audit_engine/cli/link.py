@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from audit_engine.cli.context import AppContext, UserError, emit, examples, progress_enabled
+from audit_engine.cli.engine import engine_options, lake_option, spark_for
 
 
 def _say(as_json: bool):
@@ -34,17 +35,21 @@ def link() -> None:
               help="Target false-match rate: the upper threshold (matches).")
 @click.option("--fnmr", type=float, default=0.001, show_default=True,
               help="Target false-non-match rate: the lower threshold; pairs between go to clerical review.")
+@lake_option(required_for_spark=False)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def pes(app: AppContext, sample_id: int | None, search_area: str, fmr: float, fnmr: float, as_json: bool) -> None:
-    """Link the PES persons of the sample EAs to the census; classify both samples; review items."""
+def pes(app: AppContext, sample_id: int | None, search_area: str, fmr: float, fnmr: float, lake, as_json: bool) -> None:
+    """Link the PES persons of the sample EAs to the census; classify both samples; review items.
+
+    With --lake the census persons of the search area are read from the lake (a national census
+    loaded with --engine spark), not from the store."""
     from audit_engine.pes.linking import run_link_pes
     from sampling.design import DesignError
 
     engine = app.engine_for("run")
     try:
         s = run_link_pes(engine, app.operator, sample_id=sample_id, search_area=search_area, target_fmr=fmr,
-                         target_fnmr=fnmr, progress=_say(as_json))
+                         target_fnmr=fnmr, progress=_say(as_json), lake=lake)
     except (ValueError, DesignError) as exc:
         raise UserError(f"link pes: {exc}") from exc
     p, e = s.p_sample, s.e_sample
@@ -62,16 +67,28 @@ def pes(app: AppContext, sample_id: int | None, search_area: str, fmr: float, fn
 
 
 @link.command(epilog=examples("census-audit --operator sup.wang link duplicates",
-                              "census-audit --operator sup.wang link duplicates --fmr 0.0005 --json"))
+                              "census-audit --operator sup.wang link duplicates --fmr 0.0005 --json",
+                              "census-audit --operator sup.wang link duplicates --engine spark --lake /shared/lake"))
 @click.option("--fmr", type=float, default=0.001, show_default=True, help="Target false-match rate.")
+@engine_options
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def duplicates(app: AppContext, fmr: float, as_json: bool) -> None:
-    """Find persons enumerated twice in the whole census; cluster them; one review item per cluster."""
+def duplicates(app: AppContext, fmr: float, engine_name: str, spark_master: str | None, lake, as_json: bool) -> None:
+    """Find persons enumerated twice in the whole census; cluster them; one review item per cluster.
+
+    --engine spark runs the same blocking, comparators and model on Spark over the lake's census
+    (docs/scale.md); the pairs, clusters and review items land in the store as with local."""
     from audit_engine.pes.duplicates import run_link_duplicates
 
+    engine = app.engine_for("run")
+    spark = spark_for(engine_name, spark_master, lake)
     try:
-        s = run_link_duplicates(app.engine_for("run"), app.operator, target_fmr=fmr, progress=_say(as_json))
+        if spark is None:
+            s = run_link_duplicates(engine, app.operator, target_fmr=fmr, progress=_say(as_json))
+        else:
+            from audit_engine.spark.dedupe import run_link_duplicates_spark
+
+            s = run_link_duplicates_spark(engine, spark, lake, app.operator, target_fmr=fmr, progress=_say(as_json))
     except ValueError as exc:
         raise UserError(f"link duplicates: {exc}") from exc
     emit(s.to_dict(), as_json,

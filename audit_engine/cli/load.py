@@ -14,6 +14,7 @@ Examples:
   census-audit --operator li.qc load census out/census/persons.csv
   census-audit --operator li.qc load census households.xlsx --kind households
   census-audit --operator li.qc load pes pes_persons.csv --encoding gbk --json
+  census-audit --operator li.qc load census /data/32/*/persons.csv --engine spark --lake /shared/lake
 """
 
 
@@ -22,6 +23,8 @@ def load() -> None:
     """Load files into the store (CSV UTF-8/GB18030, .xlsx, Parquet), quarantining bad rows.
 
     Loading the same file twice adds nothing; an interrupted load resumes where it stopped.
+    Census and PES files can go into the lake with Spark instead (--engine spark --lake DIR;
+    docs/scale.md).
     """
 
 
@@ -76,16 +79,43 @@ def _text(s: LoadSummary) -> str:
     return "\n".join(lines)
 
 
+def _run_spark(app: AppContext, paths: tuple[str, ...], source: str, kind: str | None, encoding: str | None,
+               chunk_size: int, master: str | None, lake, as_json: bool) -> list[LoadSummary]:
+    from audit_engine.cli.engine import spark_for
+    from audit_engine.spark.load import load_to_lake
+
+    engine = app.engine_for("run")
+    spark = spark_for("spark", master, lake, must_exist=False)
+    summaries = load_to_lake(engine, spark, [str(p) for p in paths], source, lake, operator=app.operator, kind=kind,
+                             encoding=encoding, chunk_rows=chunk_size)
+    if as_json:
+        emit({"files": [s.to_dict() for s in summaries], "lake": str(lake)}, True, "")
+    else:
+        click.echo("\n".join(_text(s) for s in summaries) + f"\n(lake {lake})")
+    return summaries
+
+
 def _command(source: str, kinds: tuple[str, ...], help_text: str):
+    sourced = source not in (REFERENCE, REGISTER)
+
     @click.command(name=source if source != REFERENCE else kinds[0], help=help_text, epilog=EXAMPLES)
-    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
     @click.option("--kind", type=click.Choice(kinds), help="File kind; detected from the header when omitted.")
     @_options
     @click.pass_obj
-    def command(app: AppContext, path: str, kind: str | None, encoding: str | None, chunk_size: int, as_json: bool):
-        _run(app, path, source if source != REFERENCE else REFERENCE, kind or (kinds[0] if len(kinds) == 1 else None),
-             encoding, chunk_size, as_json)
+    def command(app: AppContext, paths: tuple[str, ...], kind: str | None, encoding: str | None, chunk_size: int,
+                as_json: bool, engine_name: str = "local", spark_master: str | None = None, lake=None):
+        kind = kind or (kinds[0] if len(kinds) == 1 else None)
+        if engine_name == "spark":
+            _run_spark(app, paths, source, kind, encoding, chunk_size, spark_master, lake, as_json)
+            return
+        for path in paths:
+            _run(app, path, source if source != REFERENCE else REFERENCE, kind, encoding, chunk_size, as_json)
 
+    if sourced:
+        from audit_engine.cli.engine import engine_options
+
+        command = engine_options(command)
     return command
 
 
