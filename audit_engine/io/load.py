@@ -84,6 +84,31 @@ class LoadSummary:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    """What a file is, found from its name and header before any row is read."""
+
+    path: str
+    name: str
+    fmt: str
+    encoding: str | None
+    kind: str
+    header: list[str | None]        # canonical column names, None for ignored columns
+
+
+def inspect_file(path: str | Path, source: str, kind: str | None = None, encoding: str | None = None) -> FileInfo:
+    """Format, encoding, kind and canonical header of ``path``; :class:`InputError` when the file
+    cannot be loaded as ``source`` data (shared by the local and the Spark loader, so both refuse
+    the same files with the same messages)."""
+    path = str(path)
+    name = Path(path).name
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file")
+    fmt = readers.file_format(path)
+    enc = normalise(encoding) if encoding else (detect_encoding(path) if fmt == "csv" else None)
+    raw_header = _header(path, fmt, enc)
+    kind = _resolve_kind(name, raw_header, source, kind)
+    return FileInfo(path, name, fmt, enc, kind, canonical_header(kind, raw_header))
 
 
 def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, kind: str | None = None,
@@ -96,25 +121,18 @@ def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, k
     Files of ``parallel_min_bytes`` or more are read and validated in a second process while
     this one stores the previous chunk (the two cores of a field-office machine both work).
     """
-    path = str(path)
-    name = Path(path).name
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file")
-    fmt = readers.file_format(path)
-    enc = normalise(encoding) if encoding else (detect_encoding(path) if fmt == "csv" else None)
-    raw_header = _header(path, fmt, enc)
-    kind = _resolve_kind(name, raw_header, source, kind)
-    header = canonical_header(kind, raw_header)
+    info = inspect_file(path, source, kind, encoding)
+    path, name, fmt, enc, kind, header = info.path, info.name, info.fmt, info.encoding, info.kind, info.header
     digest = sha256_file(path)
     started = time.perf_counter()
 
-    lf = _existing(engine, digest, source, kind)
+    lf = existing_load_file(engine, digest, source, kind)
     if lf is not None and lf.status == "done":
         return LoadSummary(name, digest, source, kind, fmt, enc, "already loaded", load_file_id=lf.id,
-                           by_reason=_reasons(engine, lf.id))
+                           by_reason=quarantine_reasons(engine, lf.id))
     status = "resumed" if lf is not None else "loaded"
     if lf is None:
-        lf = _create_load_file(engine, digest, source, kind, name, fmt, enc, chunk_rows, operator)
+        lf = create_load_file(engine, digest, source, kind, name, fmt, enc, chunk_rows, operator)
     else:
         enc, chunk_rows = lf.encoding, lf.chunk_size
     run_id = start_run(engine, "load", operator, {"file": name, "source": source, "kind": kind, "sha256": digest})
@@ -134,7 +152,7 @@ def load_file(engine: Engine, path: str | Path, source: str, *, operator: str, k
         row = conn.execute(select(LoadFile.__table__).where(LoadFile.id == lf.id)).mappings().one()
         summary.rows_read, summary.rows_loaded, summary.rows_quarantined = (
             int(row["rows_read"]), int(row["rows_loaded"]), int(row["rows_quarantined"]))
-    summary.by_reason = _reasons(engine, lf.id)
+    summary.by_reason = quarantine_reasons(engine, lf.id)
     summary.examples = _examples(engine, lf.id)
     summary.seconds = round(time.perf_counter() - started, 3)
     result = {k: getattr(summary, k) for k in ("status", "rows_read", "rows_loaded", "rows_quarantined", "by_reason")}
@@ -174,15 +192,15 @@ def _resolve_kind(name: str, header: list[str], source: str, kind: str | None) -
     return kind
 
 
-def _existing(engine: Engine, digest: str, source: str, kind: str) -> SimpleNamespace | None:
+def existing_load_file(engine: Engine, digest: str, source: str, kind: str) -> SimpleNamespace | None:
     with engine.connect() as conn:
         row = conn.execute(select(LoadFile.__table__).where(LoadFile.sha256 == digest, LoadFile.source == source,
                                                             LoadFile.kind == kind)).mappings().first()
     return SimpleNamespace(**row) if row else None
 
 
-def _create_load_file(engine: Engine, digest: str, source: str, kind: str, name: str, fmt: str,
-                      enc: str | None, chunk_rows: int, operator: str) -> SimpleNamespace:
+def create_load_file(engine: Engine, digest: str, source: str, kind: str, name: str, fmt: str,
+                     enc: str | None, chunk_rows: int, operator: str) -> SimpleNamespace:
     with engine.begin() as conn:
         res = conn.execute(insert(LoadFile).values(
             sha256=digest, source=source, kind=kind, file_name=name, file_format=fmt, encoding=enc,
@@ -211,8 +229,7 @@ def read_and_validate(path: str, fmt: str, enc: str | None, chunk_rows: int, pos
 def _load_chunk(engine: Engine, chunk: Chunk, checked: Validated, kind: str, source: str,
                 file_name: str, load_file_id: int) -> None:
     """De-duplicate and store one validated chunk, and move the resume position, atomically."""
-    rejects = [Reject(line, None, "undecodable", f"{file_name}, line {line}: bytes not valid in the file's encoding", raw)
-               for line, raw in chunk.undecodable] + checked.rejects
+    rejects = chunk_rejects(chunk, checked, file_name)
     table, renames, keys = TABLES[kind]
     with engine.begin() as conn:
         if len(checked):
@@ -232,6 +249,21 @@ def _load_chunk(engine: Engine, chunk: Chunk, checked: Validated, kind: str, sou
             rows_read=LoadFile.rows_read + chunk.n_rows + len(chunk.undecodable),
             rows_loaded=LoadFile.rows_loaded + len(checked),
             rows_quarantined=LoadFile.rows_quarantined + len(rejects)))
+
+
+def chunk_rejects(chunk: Chunk, checked: Validated, file_name: str) -> list[Reject]:
+    """A chunk's undecodable lines, then its rows that failed validation (before de-duplication)."""
+    return [Reject(line, None, "undecodable", f"{file_name}, line {line}: bytes not valid in the file's encoding", raw)
+            for line, raw in chunk.undecodable] + checked.rejects
+
+
+def stored_name(name: str, renames: dict[str, str]) -> str:
+    """The stored column of a validated one: keys renamed (``person_id`` -> ``person_key``),
+    year-months split (``birth_ym:year`` -> ``birth_year``)."""
+    if ":" in name:
+        base, part = name.split(":")
+        return f"{base.removesuffix('_ym')}_{part}"
+    return renames.get(name, name)
 
 
 def _drop_duplicate_keys(conn, checked: Validated, kind: str, source: str, table: Table,
@@ -297,11 +329,7 @@ def _db_rows(checked: Validated, kind: str, source: str, renames: dict[str, str]
     for name, vals in checked.good.items():
         if name == "ea_codes":
             continue
-        if ":" in name:
-            base, part = name.split(":")
-            names.append(f"{base.removesuffix('_ym')}_{part}")
-        else:
-            names.append(renames.get(name, name))
+        names.append(stored_name(name, renames))
         values.append(vals)
     n = len(checked)
     if kind in SOURCED_KINDS:
@@ -332,7 +360,7 @@ def _insert_assignments(conn, checked: Validated) -> None:
         conn.execute(insert(EnumeratorArea), rows)
 
 
-def _reasons(engine: Engine, load_file_id: int) -> dict[str, int]:
+def quarantine_reasons(engine: Engine, load_file_id: int) -> dict[str, int]:
     from sqlalchemy import func
 
     with engine.connect() as conn:
