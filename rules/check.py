@@ -5,6 +5,10 @@ of enumeration areas at a time (households never straddle EAs). Dataset-wide tes
 ID number held twice anywhere) are answered by one aggregate query before the chunks. Every
 failure becomes a flag with the fields the rule reads and their values at check time; the run
 is recorded in the ledger with the rule set's content hash and the hash of the data checked.
+
+:func:`check_group` is the whole check of one EA group; the Spark backend
+(audit_engine/spark/check.py) calls it inside its workers, so the two backends share every step
+from the store-shaped tables to the flag rows.
 """
 
 from __future__ import annotations
@@ -81,15 +85,25 @@ def _ea_groups(engine: Engine, source: str, area: str | None, chunk_persons: int
     return groups
 
 
+def dataset_fields(ruleset: RuleSet) -> list[str]:
+    """Fields the dataset rules use under is_unique(), in rule order (each once): the values
+    held twice anywhere in the source are found for these before any chunk is checked."""
+    out: list[str] = []
+    for rule in ruleset.by_scope("dataset"):
+        for f in rule.test.dataset_fields + (rule.when.dataset_fields if rule.when else ()):
+            if f not in out:
+                out.append(f)
+    return out
+
+
 def _duplicates(engine: Engine, ruleset: RuleSet, source: str) -> dict[str, set]:
     out: dict[str, set] = {}
     with engine.connect() as conn:
-        for rule in ruleset.by_scope("dataset"):
-            for f in rule.test.dataset_fields + (rule.when.dataset_fields if rule.when else ()):
-                col = getattr(Person, f)
-                rows = conn.execute(select(col).where(Person.source == source, col.is_not(None))
-                                    .group_by(col).having(func.count() > 1))
-                out[f] = {r[0] for r in rows}
+        for f in dataset_fields(ruleset):
+            col = getattr(Person, f)
+            rows = conn.execute(select(col).where(Person.source == source, col.is_not(None))
+                                .group_by(col).having(func.count() > 1))
+            out[f] = {r[0] for r in rows}
     return out
 
 
@@ -120,8 +134,9 @@ def _private(field: str, value: object) -> object:
     return mask_value(field, v) if field in PERSONAL_FIELDS and v is not None else v
 
 
-def _flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
-               suggestions: dict[tuple[str, str], object]) -> list[dict]:
+def flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
+              suggestions: dict[tuple[str, str], object]) -> list[dict]:
+    """One flag row (the ``flags`` table's columns, less ``id``) per failing unit."""
     rows = []
     units = {"person": frames.persons, "dataset": frames.persons, "household": frames.households, "death": frames.deaths}
     for res in results:
@@ -149,6 +164,82 @@ def _flag_rows(results: list[RuleResult], frames, run_id: int, source: str,
     return rows
 
 
+#: the order every backend checks a chunk's rows in: the localiser's tie-breaks (the first head
+#: of a household with two, a member's place in the household) follow frame order, so it is
+#: fixed by the records' keys, not left to a query plan or a shuffle
+ORDER = {"persons": ["ea_code", "household_key", "line_no", "person_key"],
+         "households": ["ea_code", "household_key"], "deaths": ["ea_code", "household_key", "line_no"]}
+
+
+def ordered(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``frame`` (a store-shaped table of ``kind``) sorted by :data:`ORDER`, index 0..n-1."""
+    keys = [k for k in ORDER[kind] if k in frame.columns]
+    if not len(frame) or not keys:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(keys, kind="stable", na_position="last", ignore_index=True)
+
+
+@dataclass
+class GroupCheck:
+    """What checking one chunk of EAs gives: its flag rows and each rule's counts."""
+    rows: list[dict]
+    counts: dict[str, dict[str, int]]      # rule id -> items, passes, fails, na
+    persons: int
+    households: int
+    deaths: int
+
+
+def check_group(ruleset: RuleSet, persons: pd.DataFrame, households: pd.DataFrame, deaths: pd.DataFrame,
+                duplicates: dict[str, set], *, run_id: int, source: str,
+                localiser: Localiser | None = None) -> GroupCheck:
+    """Check one chunk of whole EAs (store-shaped tables, as ``pandas.read_sql`` gives them).
+
+    The one code path of both backends: the local one calls it per EA group read from the
+    store, the Spark one inside ``applyInPandas`` per EA group read from the lake."""
+    persons, households, deaths = ordered(persons, "persons"), ordered(households, "households"), \
+        ordered(deaths, "deaths")
+    frames = build_frames(persons, households, deaths)
+    results = confront(ruleset, frames, duplicates)
+    suggestions = localiser(ruleset, frames, results, duplicates) if localiser else {}
+    rows = flag_rows(results, frames, run_id, source, suggestions)
+    counts: dict[str, dict[str, int]] = {}
+    for res in results:
+        acc = counts.setdefault(res.rule.id, {"items": 0, "passes": 0, "fails": 0, "na": 0})
+        for k, v in res.summary.items():
+            acc[k] += v
+    return GroupCheck(rows, counts, len(persons), len(households), len(deaths))
+
+
+def new_totals(ruleset: RuleSet) -> dict[str, dict]:
+    """Per-rule counters, every rule present (a rule checked on nothing still shows)."""
+    return {r.id: {"id": r.id, "severity": r.severity, "scope": r.scope, "items": 0, "passes": 0, "fails": 0, "na": 0}
+            for r in ruleset.rules}
+
+
+def add_counts(totals: dict[str, dict], counts: dict[str, dict[str, int]]) -> None:
+    for rule_id, c in counts.items():
+        for k, v in c.items():
+            totals[rule_id][k] += int(v)
+
+
+def finish_check(engine: Engine, summary: CheckSummary, ruleset: RuleSet, params: dict, *, operator: str,
+                 t0: float, ledger_params: dict | None = None, inputs: dict | None = None) -> None:
+    """Close a check run: the run record (per-rule counts for the rules report) and the ledger
+    entry (rule set and data hashes, plus what the backend adds)."""
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    result = {"persons": summary.persons, "households": summary.households, "deaths": summary.deaths,
+              "flags": summary.flags, "rules": len(summary.rules),
+              "fails_by_severity": {s: sum(r["fails"] for r in summary.rules if r["severity"] == s)
+                                    for s in ("error", "warning", "info")}}
+    # The run record keeps the per-rule counts (items / passes / fails / n/a) for the rules report.
+    finish_run(engine, summary.run_id, {**result, "per_rule": summary.rules, "seconds": summary.seconds})
+    ledger_append(engine, operator=operator, command="check",
+                  params={**params, **(ledger_params or {}), "run_id": summary.run_id},
+                  inputs={"ruleset": ruleset.content_hash, "data": summary.data_hash,
+                          **{f"rules:{k}": v for k, v in ruleset.files.items()}, **(inputs or {})},
+                  result=result)
+
+
 def run_check(engine: Engine, ruleset: RuleSet, *, operator: str, source: str = "census", area: str | None = None,
               chunk_persons: int = CHUNK_PERSONS, localiser: Localiser | None = None,
               progress: Callable[[int, int], None] | None = None) -> CheckSummary:
@@ -158,41 +249,27 @@ def run_check(engine: Engine, ruleset: RuleSet, *, operator: str, source: str = 
     params = {"ruleset": ruleset.name, "ruleset_hash": ruleset.content_hash, "source": source, "area": area}
     run_id = start_run(engine, "check", operator, params)
     summary = CheckSummary(run_id, ruleset.name, ruleset.content_hash, dhash, source, area, 0, 0, 0)
-    totals = {r.id: {"id": r.id, "severity": r.severity, "scope": r.scope, "items": 0, "passes": 0, "fails": 0, "na": 0}
-              for r in ruleset.rules}
+    totals = new_totals(ruleset)
     try:
         duplicates = _duplicates(engine, ruleset, source)
         groups = _ea_groups(engine, source, area, chunk_persons)
         for gi, eas in enumerate(groups):
             persons, households, deaths = _read(engine, source, eas)
-            frames = build_frames(persons, households, deaths)
-            results = confront(ruleset, frames, duplicates)
-            suggestions = localiser(ruleset, frames, results, duplicates) if localiser else {}
-            rows = _flag_rows(results, frames, run_id, source, suggestions)
-            if rows:
+            got = check_group(ruleset, persons, households, deaths, duplicates, run_id=run_id, source=source,
+                              localiser=localiser)
+            if got.rows:
                 with engine.begin() as conn:
-                    conn.execute(insert(Flag), rows)
-            for res in results:
-                for k, v in res.summary.items():
-                    totals[res.rule.id][k] += v
-            summary.persons += len(persons)
-            summary.households += len(households)
-            summary.deaths += len(deaths)
-            summary.flags += len(rows)
+                    conn.execute(insert(Flag), got.rows)
+            add_counts(totals, got.counts)
+            summary.persons += got.persons
+            summary.households += got.households
+            summary.deaths += got.deaths
+            summary.flags += len(got.rows)
             if progress:
                 progress(gi + 1, len(groups))
     except BaseException:
         finish_run(engine, run_id, {"error": "interrupted; flags of this run are incomplete, run check again"}, "failed")
         raise
     summary.rules = list(totals.values())
-    summary.seconds = round(time.perf_counter() - t0, 3)
-    result = {"persons": summary.persons, "households": summary.households, "deaths": summary.deaths,
-              "flags": summary.flags, "rules": len(summary.rules),
-              "fails_by_severity": {s: sum(r["fails"] for r in summary.rules if r["severity"] == s)
-                                    for s in ("error", "warning", "info")}}
-    # The run record keeps the per-rule counts (items / passes / fails / n/a) for the rules report.
-    finish_run(engine, run_id, {**result, "per_rule": summary.rules, "seconds": summary.seconds})
-    ledger_append(engine, operator=operator, command="check", params={**params, "run_id": run_id},
-                  inputs={"ruleset": ruleset.content_hash, "data": dhash, **{f"rules:{k}": v for k, v in ruleset.files.items()}},
-                  result=result)
+    finish_check(engine, summary, ruleset, params, operator=operator, t0=t0)
     return summary
