@@ -30,8 +30,8 @@ def _flags(engine, run_id: int) -> list[tuple]:
         return sorted(tuple(r) for r in conn.execute(select(*KEY).where(Flag.run_id == run_id)).all())
 
 
-def _parquet_flags(lake, run_id: int) -> pd.DataFrame:
-    return pd.read_parquet(run_dir(lake, "check", run_id) / "flags")
+def _parquet_flags(lake, run_id: int, engine) -> pd.DataFrame:
+    return pd.read_parquet(run_dir(lake, "check", run_id, engine) / "flags")
 
 
 def _as_tuples(frame: pd.DataFrame) -> list[tuple]:
@@ -134,7 +134,7 @@ def test_spark_flags_and_counts_equal_the_local_ones(both):
 
 def test_spark_parquet_flags_equal_the_stored_ones_and_the_ledger_names_the_lake(both, spark_county):
     remote, lake = both["spark"], spark_county[2]
-    pq = _parquet_flags(lake, remote.run_id)
+    pq = _parquet_flags(lake, remote.run_id, both["spark_eng"])
     assert list(pq.columns) == list(FLAG_COLUMNS)
     assert set(pq["run_id"]) == {remote.run_id} and set(pq["status"]) == {"open"} and set(pq["source"]) == {"census"}
     assert _as_tuples(pq) == _flags(both["spark_eng"], remote.run_id)
@@ -152,7 +152,8 @@ def test_more_groups_give_the_same_flags(both, spark, spark_county):
     remote = run_check_spark(both["spark_eng"], spark, spark_county[2], both["ruleset"], operator="li.qc",
                              localiser=localise_failures, chunk_persons=3000, store_flags=False)
     assert _flags(both["spark_eng"], remote.run_id) == []
-    assert _as_tuples(_parquet_flags(spark_county[2], remote.run_id)) == _flags(both["local_eng"], local.run_id)
+    assert (_as_tuples(_parquet_flags(spark_county[2], remote.run_id, both["spark_eng"]))
+            == _flags(both["local_eng"], local.run_id))
     assert remote.rules == local.rules and remote.flags == local.flags
 
 

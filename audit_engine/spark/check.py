@@ -185,7 +185,7 @@ def run_check_spark(engine: Engine, spark, lake: str | os.PathLike, ruleset: Rul
         out = (union.groupBy(GROUP).applyInPandas(_worker(ruleset, localiser, run_id, source, dup_fields),
                                                   schema=OUT_SCHEMA)
                .persist(StorageLevel.MEMORY_AND_DISK))
-        folder = run_dir(lake, "check", run_id) / "flags"
+        folder = run_dir(lake, "check", run_id, engine) / "flags"
         lit = {"run_id": F.lit(run_id).cast("long"), "source": F.lit(source), "status": F.lit("open")}
         (out.where(F.col("row") == "flag")
             .select(*[lit[c].alias(c) if c in lit else F.col(c) for c in FLAG_COLUMNS])

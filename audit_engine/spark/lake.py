@@ -64,9 +64,19 @@ def table_path(lake: str | os.PathLike, source: str, kind: str) -> Path:
     return Path(lake) / source / kind
 
 
-def run_dir(lake: str | os.PathLike, command: str, run_id: int) -> Path:
-    """Where a run's outputs go: one folder per run, named after the command and the run id."""
-    return Path(lake) / "runs" / f"{command.replace(' ', '-')}-{run_id}"
+def run_dir(lake: str | os.PathLike, command: str, run_id: int, engine: Engine | None = None) -> Path:
+    """Where a run's outputs go: one folder per run, named after the command, the run id and,
+    given the store's ``engine``, the run's start time to the microsecond — two stores (a copy,
+    a test store, a rehearsal) writing into one lake then never share a folder, and the store
+    still finds its run's folder from the run alone."""
+    name = f"{command.replace(' ', '-')}-{run_id}"
+    if engine is not None:
+        from audit_engine.store.models import Run
+
+        with engine.connect() as conn:
+            started = conn.execute(select(Run.started_at).where(Run.id == run_id)).scalar_one()
+        name += "-" + started.strftime("%Y%m%dT%H%M%S%f")
+    return Path(lake) / "runs" / name
 
 
 def _with_partitions(table: pa.Table) -> pa.Table:
