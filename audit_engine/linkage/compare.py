@@ -21,7 +21,7 @@ import pandas as pd
 
 from audit_engine.linkage.comparators import COMPARATORS, register
 
-__all__ = ["COMPARATORS", "Comparer", "ComparisonMatrix", "ComparisonSpec", "compare_pairs", "register"]
+__all__ = ["COMPARATORS", "Comparer", "ComparisonMatrix", "ComparisonSpec", "compare_pairs", "prepared", "register"]
 
 
 @dataclass(frozen=True)
@@ -106,14 +106,24 @@ def _value_codes(frame: pd.DataFrame, cols: tuple[str, ...]) -> tuple[np.ndarray
     return codes.astype(np.int64), first
 
 
-def _prepare(spec: ComparisonSpec, left: pd.DataFrame, right: pd.DataFrame) -> tuple[_Side, _Side]:
+def prepared(spec: ComparisonSpec, frame: pd.DataFrame, side: str = "left") -> np.ndarray:
+    """What the comparator of ``spec`` reads for each record of ``frame`` (its ``prepare`` step);
+    for a ``tf`` spec, the values whose relative frequencies weigh an exact agreement."""
     comp = COMPARATORS[spec.comparator]
-    values = []
-    for side, frame in (("left", left), ("right", right)):
-        cols = [comp.prepare(frame[c].to_numpy(), **spec.params) for c in spec.columns(side)]
-        values.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=1))
+    cols = [comp.prepare(frame[c].to_numpy(), **spec.params) for c in spec.columns(side)]
+    return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
+
+
+def _prepare(spec: ComparisonSpec, left: pd.DataFrame, right: pd.DataFrame,
+             given: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[_Side, _Side]:
+    values = [prepared(spec, left, "left"), prepared(spec, right, "right")]
     tf_l = tf_r = None
-    if spec.tf:
+    if spec.tf and given is not None:
+        tf_l, tf_r = (np.asarray(x, dtype=float) for x in given)
+        if len(tf_l) != len(left) or len(tf_r) != len(right):
+            raise ValueError(f"comparison {spec.name!r}: frequencies given for {len(tf_l)} and {len(tf_r)} "
+                             f"records, the tables have {len(left)} and {len(right)}")
+    elif spec.tf:
         tf_l, tf_r = _frequencies(values[0], values[1] if right is not left else None)
     sides = []
     for side, frame, vals, tf in (("left", left, values[0], tf_l), ("right", right, values[1], tf_r)):
@@ -149,12 +159,18 @@ class Comparer:
     result is the same, the string distances are not recomputed a hundred times.
     """
 
-    def __init__(self, specs: Sequence[ComparisonSpec], left: pd.DataFrame, right: pd.DataFrame | None = None):
+    def __init__(self, specs: Sequence[ComparisonSpec], left: pd.DataFrame, right: pd.DataFrame | None = None,
+                 *, frequencies: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None):
+        """``frequencies``: per ``tf`` comparison's name, each record's relative frequency on the
+        left and on the right, when they come from a larger population than these two frames (a
+        whole census compared batch by batch on Spark, :func:`_frequencies` over all of it);
+        missing names are computed from the frames as usual."""
         if len({s.name for s in specs}) != len(specs):
             raise ValueError("comparison names must be unique")
         self.specs = tuple(specs)
         right = left if right is None else right
-        self._sides = [_prepare(s, left, right) for s in self.specs]
+        given = dict(frequencies or {})
+        self._sides = [_prepare(s, left, right, given.get(s.name)) for s in self.specs]
 
     def _levels(self, spec: ComparisonSpec, left: _Side, right: _Side,
                 left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:

@@ -31,8 +31,8 @@ import numpy as np
 
 from audit_engine.linkage.compare import ComparisonMatrix
 
-__all__ = ["Model", "Patterns", "em", "estimate_u", "initial_model", "level_weights", "match_weights",
-           "patterns", "posterior", "train_from_labels"]
+__all__ = ["Model", "Patterns", "em", "em_patterns", "estimate_u", "estimate_u_patterns", "initial_model",
+           "level_weights", "match_weights", "patterns", "posterior", "train_from_labels"]
 
 #: floor on probabilities inside logarithms: a level never seen among matches gets a large but
 #: finite negative weight instead of -inf
@@ -66,16 +66,27 @@ class Patterns:
     inverse: np.ndarray  # pair -> its pattern
 
 
-def patterns(levels: np.ndarray, n_levels: Sequence[int]) -> Patterns:
-    """Compress pair rows into distinct patterns (mixed-radix code of the row, then ``np.unique``)."""
+def patterns(levels: np.ndarray, n_levels: Sequence[int], counts: np.ndarray | None = None) -> Patterns:
+    """Compress pair rows into distinct patterns (mixed-radix code of the row, then ``np.unique``).
+
+    ``counts``: how many pairs each row stands for (rows already aggregated elsewhere, e.g. a
+    Spark ``groupBy`` of the levels, in any order): the patterns come out in the same order, with
+    the same counts, as from the pairs themselves, so EM on them gives the same numbers.
+    """
+    levels = np.asarray(levels)
     radix = np.asarray(n_levels, dtype=np.float64) + 1
     if np.prod(radix) < 2.0 ** 62:
         mult = np.concatenate([[1], np.cumprod(radix[:-1])]).astype(np.int64)
         code = (levels.astype(np.int64) + 1) @ mult
-        _, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
-        return Patterns(levels[first], counts, inverse.reshape(-1))
-    uniq, inverse, counts = np.unique(levels, axis=0, return_inverse=True, return_counts=True)
-    return Patterns(uniq, counts, inverse.reshape(-1))
+        _, first, inverse, n = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+        uniq = levels[first]
+    else:
+        uniq, inverse, n = np.unique(levels, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    if counts is not None:
+        n = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(n, inverse, np.asarray(counts, dtype=np.int64))
+    return Patterns(uniq, n, inverse)
 
 
 def initial_model(names: Sequence[str], n_levels: Sequence[int], prior: float,
@@ -98,10 +109,18 @@ def estimate_u(matrix: ComparisonMatrix, pseudo_count: float = 1.0) -> tuple[np.
 
     Levels with no sampled pair get ``pseudo_count`` so that their weight stays finite.
     """
+    return estimate_u_patterns(patterns(matrix.levels, matrix.n_levels), matrix.n_levels, pseudo_count)
+
+
+def estimate_u_patterns(pat: Patterns, n_levels: Sequence[int], pseudo_count: float = 1.0) -> tuple[np.ndarray, ...]:
+    """:func:`estimate_u` from the random pairs' patterns and counts (aggregated elsewhere)."""
     out = []
-    for k, n in enumerate(matrix.n_levels):
-        lev = matrix.levels[:, k]
-        counts = np.bincount(lev[lev >= 0], minlength=n).astype(float) + pseudo_count
+    for k, n in enumerate(n_levels):
+        lev = pat.levels[:, k]
+        ok = lev >= 0
+        counts = np.zeros(n, dtype=np.int64)
+        np.add.at(counts, lev[ok].astype(np.int64), pat.counts[ok].astype(np.int64))
+        counts = counts.astype(float) + pseudo_count
         out.append(counts / counts.sum())
     return tuple(out)
 
@@ -145,12 +164,20 @@ def em(levels: np.ndarray, model: Model, *, fix_u: bool = True, n_pairs: int | N
     matches are too rare for EM to find them). Returns a new :class:`Model`; the input is not
     changed.
     """
+    return em_patterns(patterns(levels, model.n_levels), model, fix_u=fix_u, n_pairs=n_pairs, labelled=labelled,
+                       pseudo_count=pseudo_count, max_iter=max_iter, tol=tol, fix_m=fix_m)
+
+
+def em_patterns(pat: Patterns, model: Model, *, fix_u: bool = True, n_pairs: int | None = None,
+                labelled: tuple[np.ndarray, np.ndarray] | None = None, pseudo_count: float = 1.0,
+                max_iter: int = 200, tol: float = 1e-6, fix_m: Sequence[str] = ()) -> Model:
+    """:func:`em` on the distinct patterns and their counts — its sufficient statistics, which a
+    cluster aggregates without bringing the pairs to one machine (:func:`patterns` with counts)."""
     unknown = set(fix_m) - set(model.names)
     if unknown:
         raise ValueError(f"fix_m names unknown comparisons {sorted(unknown)}")
     fixed = [name in fix_m for name in model.names]
     n_levels = model.n_levels
-    pat = patterns(levels, n_levels)
     X, c = pat.levels, pat.counts.astype(float)
     n_pop = float(n_pairs if n_pairs is not None else c.sum())
     if n_pop < c.sum():

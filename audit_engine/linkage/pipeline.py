@@ -21,7 +21,7 @@ from audit_engine.linkage.compare import Comparer, ComparisonMatrix, ComparisonS
 from audit_engine.linkage.fellegi_sunter import Model, em, estimate_u, initial_model, match_weights, posterior
 from audit_engine.linkage.thresholds import Threshold, choose_threshold
 
-__all__ = ["LinkResult", "LinkSettings", "assign", "dedupe", "link", "population"]
+__all__ = ["LinkResult", "LinkSettings", "assign", "dedupe", "link", "population", "start_model"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,28 @@ def assign(cand: Candidates, weights: np.ndarray, model: Model, settings: LinkSe
     return keep, float(expected)
 
 
+def start_model(names: Sequence[str], n_levels: Sequence[int], settings: LinkSettings, *, smaller: int, n_pop: int,
+                u: Sequence[np.ndarray] | None) -> Model:
+    """EM's starting point: λ from ``settings.expected_share`` of the ``smaller`` table's records
+    among the ``n_pop`` pairs (:func:`population`), u as given (random pairs) and ``fixed_m``
+    in place — shared by every backend so that all start, and so end, alike."""
+    prior = float(np.clip(settings.expected_share * smaller / max(n_pop, 1), 1e-9, 0.5))
+    start = initial_model(names, n_levels, prior, u)
+    fixed = dict(settings.fixed_m or {})
+    if fixed:
+        ms = list(start.m)
+        for name, values in fixed.items():
+            if name not in names:
+                raise ValueError(f"fixed_m names an unknown comparison {name!r}")
+            k = list(names).index(name)
+            v = np.asarray(values, dtype=float)
+            if v.shape != ms[k].shape or not np.isclose(v.sum(), 1.0) or (v <= 0).any():
+                raise ValueError(f"fixed_m[{name!r}] must be {len(ms[k])} positive probabilities summing to 1")
+            ms[k] = v
+        start = replace(start, m=tuple(ms))
+    return start
+
+
 def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings) -> LinkResult:
     """Unsupervised Fellegi–Sunter linkage of ``left`` with ``right`` (``None``: dedupe ``left``)."""
     clock = _Clock()
@@ -114,31 +136,16 @@ def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings)
     matrix = comparer(cand.left, cand.right)
     clock.lap("compare")
 
-    names = matrix.names
     smaller = cand.n_left if dedup else min(cand.n_left, cand.n_right)
-    guess = settings.expected_share * smaller
     n_pop = population(cand, settings)
     u = None
     if settings.u_from_random_pairs:
         rl, rr = random_pairs(cand.n_left, None if dedup else cand.n_right, settings.random_pairs, settings.seed)
         u = estimate_u(comparer(rl, rr))
     clock.lap("u")
-    prior = float(np.clip(guess / max(n_pop, 1), 1e-9, 0.5))
-    start = initial_model(names, matrix.n_levels, prior, u)
-    fixed = dict(settings.fixed_m or {})
-    if fixed:
-        ms = list(start.m)
-        for name, values in fixed.items():
-            if name not in names:
-                raise ValueError(f"fixed_m names an unknown comparison {name!r}")
-            k = names.index(name)
-            v = np.asarray(values, dtype=float)
-            if v.shape != ms[k].shape or not np.isclose(v.sum(), 1.0) or (v <= 0).any():
-                raise ValueError(f"fixed_m[{name!r}] must be {len(ms[k])} positive probabilities summing to 1")
-            ms[k] = v
-        start = replace(start, m=tuple(ms))
+    start = start_model(matrix.names, matrix.n_levels, settings, smaller=smaller, n_pop=n_pop, u=u)
     model = em(matrix.levels, start, fix_u=settings.u_from_random_pairs, n_pairs=n_pop, max_iter=settings.max_iter,
-               tol=settings.tol, fix_m=tuple(fixed))
+               tol=settings.tol, fix_m=tuple(settings.fixed_m or {}))
     clock.lap("em")
 
     weights = match_weights(model, matrix)

@@ -97,6 +97,8 @@ def _worker(ruleset: RuleSet, localiser: Localiser | None, run_id: int, source: 
         out = pd.DataFrame(rows, columns=["row", *_TEXT_OUT, *_COUNT_OUT])
         for c in _COUNT_OUT:
             out[c] = out[c].astype("Int64")
+        for c in _TEXT_OUT:   # a column with no text at all (no suggestion without a localiser) is float NaN
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
         return out
 
     return check
