@@ -18,6 +18,7 @@ from benchmarks import (  # noqa: E402
     bench_register,
     bench_rules,
     bench_sample,
+    bench_spark,
     bench_synth,
 )
 
@@ -48,6 +49,9 @@ def main() -> None:
     print("== national PES draw (issue: <= 10 s from a 5,000,000-EA frame)")
     bench_sample.main(["--eas", "500000", "--counties", "280", "--townships", "4000", "--total", "3000",
                        "--repeat", "1"] if args.quick else [])
+    print("== the Spark backend against the local one (issue 10: 10 million persons, rule checks/s and "
+          "duplicate detection on both, Spark's overhead as a ratio; identical flags and clusters)")
+    bench_spark.main(["--quick"] if args.quick else [])
 
 
 if __name__ == "__main__":
