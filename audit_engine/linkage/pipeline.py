@@ -74,7 +74,9 @@ class LinkResult:
         return out.sort_values("weight", ascending=False, ignore_index=True)
 
 
-class _Clock:
+class Clock:
+    """Seconds per stage: ``lap(name)`` records the time since the previous lap."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self._t = time.perf_counter()
@@ -128,7 +130,7 @@ def start_model(names: Sequence[str], n_levels: Sequence[int], settings: LinkSet
 
 def link(left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings) -> LinkResult:
     """Unsupervised Fellegi–Sunter linkage of ``left`` with ``right`` (``None``: dedupe ``left``)."""
-    clock = _Clock()
+    clock = Clock()
     dedup = right is None
     cand = block(left, right, settings.rules)
     clock.lap("block")

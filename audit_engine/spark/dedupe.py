@@ -48,7 +48,7 @@ from audit_engine.linkage.fellegi_sunter import (
     patterns,
     posterior,
 )
-from audit_engine.linkage.pipeline import LinkSettings, start_model
+from audit_engine.linkage.pipeline import Clock, LinkSettings, start_model
 from audit_engine.linkage.thresholds import choose_threshold
 from audit_engine.pes.duplicates import (
     DuplicateLinks,
@@ -345,24 +345,13 @@ class _Outline:
     seconds: dict
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = now - self._t
-        self._t = now
-
-
 def _find(spark, lake, settings: LinkSettings, run_id: int, say: Callable[[str], None],
           engine: Engine) -> DuplicateLinks:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     plan = _Plan(tuple(settings.comparisons), tuple(settings.rules))
-    clock = _Clock()
+    clock = Clock()
     cached = []
 
     def keep(df):
