@@ -166,7 +166,7 @@ def _join(kl: np.ndarray, kr: np.ndarray, label: str, max_pairs: int) -> tuple[n
     lo = np.searchsorted(skr, kl, side="left")
     hi = np.searchsorted(skr, kl, side="right")
     cnt = np.where(kl >= 0, hi - lo, 0)
-    _guard(int(cnt.sum()), label, max_pairs)
+    guard_pairs(int(cnt.sum()), label, max_pairs)
     left = np.repeat(np.arange(len(kl), dtype=np.int64), cnt)
     right = order[_expand(lo, cnt)].astype(np.int64)
     return left, right
@@ -178,13 +178,13 @@ def _self_join(k: np.ndarray, label: str, max_pairs: int) -> tuple[np.ndarray, n
     sk = k[order]
     end = np.searchsorted(sk, sk, side="right")
     cnt = np.where(sk >= 0, end - np.arange(len(sk)) - 1, 0)
-    _guard(int(cnt.sum()), label, max_pairs)
+    guard_pairs(int(cnt.sum()), label, max_pairs)
     a = np.repeat(order, cnt).astype(np.int64)
     b = order[_expand(np.arange(len(sk), dtype=np.int64) + 1, cnt)].astype(np.int64)
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _guard(n: int, label: str, max_pairs: int) -> None:
+def guard_pairs(n: int, label: str, max_pairs: int) -> None:
     if n > max_pairs:
         raise ValueError(f"blocking rule {label!r} would make {n:,} pairs (limit {max_pairs:,}): "
                          "add a column to it or raise max_pairs_per_rule")

@@ -40,7 +40,7 @@ def _ym(year: pd.Series, month: pd.Series) -> pd.Series:
     return (y + "-" + m).astype(object).where(y.notna() & m.notna(), None)
 
 
-def _shape(df: pd.DataFrame) -> pd.DataFrame:
+def shape_persons(df: pd.DataFrame) -> pd.DataFrame:
     df = df.rename(columns={"person_key": "person_id", "household_key": "household_id"})
     df["birth_ym"] = _ym(df["birth_year"], df["birth_month"]).to_numpy()
     for c in ("name", "id_number", "sex", "ethnicity", "relationship", "registration_type", "registration_place"):
@@ -90,7 +90,7 @@ def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = Non
     ``lake``: read the source's persons from the lake instead of the store (same frame)."""
     if lake is not None:
         df = sql_dtypes(_lake_rows(lake, source, "persons", list(COLUMNS), eas, prefixes, chunk))
-        return _shape(df.sort_values("person_key", kind="stable"))
+        return shape_persons(df.sort_values("person_key", kind="stable"))
     cols = [getattr(Person, c) for c in COLUMNS]
     frames = []
     with engine.connect() as conn:
@@ -108,7 +108,7 @@ def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = Non
                 frames.append(pd.read_sql(select(*cols).where(Person.source == source, cond), conn))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
     df = df.sort_values("person_key", kind="stable")
-    return _shape(df)
+    return shape_persons(df)
 
 
 def read_deaths(engine: Engine, source: str = "census", eas: Iterable[str] | None = None, *,

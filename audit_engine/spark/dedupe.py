@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from audit_engine.linkage.blocking import DEFAULT_MAX_PAIRS_PER_RULE, BlockingRule, _guard, random_pairs
+from audit_engine.linkage.blocking import DEFAULT_MAX_PAIRS_PER_RULE, BlockingRule, guard_pairs, random_pairs
 from audit_engine.linkage.census import duplicate_settings, person_keys
 from audit_engine.linkage.clusters import choose_kept, clusters
 from audit_engine.linkage.compare import Comparer, ComparisonMatrix, ComparisonSpec, prepared
@@ -57,7 +57,7 @@ from audit_engine.pes.duplicates import (
     pair_levels,
     record_duplicates,
 )
-from audit_engine.pes.persons import COLUMNS, _shape
+from audit_engine.pes.persons import COLUMNS, shape_persons
 from audit_engine.pes.scoring import Bands, model_summary
 from audit_engine.spark.components import components
 from audit_engine.spark.lake import fingerprint, run_dir, spark_table
@@ -137,13 +137,13 @@ def _text(values: pd.Series) -> pd.Series:
 
 # ------------------------------------------------------------------------------ worker functions
 def _keyed(plan: _Plan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """Lake rows → the local layout (``_shape``), blocking keys (``person_keys``) and the values
+    """Lake rows → the local layout (``shape_persons``), blocking keys (``person_keys``) and the values
     each ``tf`` comparison counts (``prepared``)."""
     for df in batches:
         if df.empty:
             continue
         pos = df["pos"].to_numpy(dtype=np.int64)
-        shaped = person_keys(_shape(df[list(COLUMNS)].copy()))
+        shaped = person_keys(shape_persons(df[list(COLUMNS)].copy()))
         out = pd.DataFrame({"pos": pos})
         for c in plan.record_columns():
             out[c] = pd.array(shaped[c], dtype="Int64") if c in _LONG else _text(shaped[c]).to_numpy()
@@ -270,7 +270,7 @@ def _candidates(keyed, plan: _Plan, max_pairs: int = DEFAULT_MAX_PAIRS_PER_RULE)
         union_sizes = union_sizes.unionByName(x)
     got = {int(r): int(n or 0) for r, n in union_sizes.collect()}
     for i, r in enumerate(plan.rules):
-        _guard(got[i], r.label, max_pairs)
+        guard_pairs(got[i], r.label, max_pairs)
     union = found[0]
     for f in found[1:]:
         union = union.unionByName(f)
