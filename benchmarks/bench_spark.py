@@ -76,7 +76,7 @@ def load_spark(engine, spark, counties: list[Path], lake: Path) -> tuple[int, fl
     from audit_engine.io.load import load_file
     from audit_engine.spark.load import load_to_lake
 
-    t0, persons = time.perf_counter(), 0
+    persons = 0
     for c in counties:
         for rel, source, kind in REFERENCE:
             load_file(engine, c / rel, source, operator=OPERATOR, kind=kind)

@@ -88,12 +88,8 @@ def _ea_groups(engine: Engine, source: str, area: str | None, chunk_persons: int
 def dataset_fields(ruleset: RuleSet) -> list[str]:
     """Fields the dataset rules use under is_unique(), in rule order (each once): the values
     held twice anywhere in the source are found for these before any chunk is checked."""
-    out: list[str] = []
-    for rule in ruleset.by_scope("dataset"):
-        for f in rule.test.dataset_fields + (rule.when.dataset_fields if rule.when else ()):
-            if f not in out:
-                out.append(f)
-    return out
+    return list(dict.fromkeys(f for rule in ruleset.by_scope("dataset")
+                              for f in rule.test.dataset_fields + (rule.when.dataset_fields if rule.when else ())))
 
 
 def _duplicates(engine: Engine, ruleset: RuleSet, source: str) -> dict[str, set]:
@@ -223,7 +219,7 @@ def add_counts(totals: dict[str, dict], counts: dict[str, dict[str, int]]) -> No
 
 
 def finish_check(engine: Engine, summary: CheckSummary, ruleset: RuleSet, params: dict, *, operator: str,
-                 t0: float, ledger_params: dict | None = None, inputs: dict | None = None) -> None:
+                 t0: float, inputs: dict | None = None) -> None:
     """Close a check run: the run record (per-rule counts for the rules report) and the ledger
     entry (rule set and data hashes, plus what the backend adds)."""
     summary.seconds = round(time.perf_counter() - t0, 3)
@@ -234,7 +230,7 @@ def finish_check(engine: Engine, summary: CheckSummary, ruleset: RuleSet, params
     # The run record keeps the per-rule counts (items / passes / fails / n/a) for the rules report.
     finish_run(engine, summary.run_id, {**result, "per_rule": summary.rules, "seconds": summary.seconds})
     ledger_append(engine, operator=operator, command="check",
-                  params={**params, **(ledger_params or {}), "run_id": summary.run_id},
+                  params={**params, "run_id": summary.run_id},
                   inputs={"ruleset": ruleset.content_hash, "data": summary.data_hash,
                           **{f"rules:{k}": v for k, v in ruleset.files.items()}, **(inputs or {})},
                   result=result)

@@ -13,8 +13,8 @@ from helpers import copy_county_store
 from sqlalchemy import select
 
 from audit_engine.ledger.store import history
-from audit_engine.spark.check import FLAG_COLUMNS, run_check_spark, store_shaped
-from audit_engine.spark.lake import fingerprint, read_table, run_dir
+from audit_engine.spark.check import FLAG_COLUMNS, run_check_spark
+from audit_engine.spark.lake import fingerprint, read_table, run_dir, store_shaped
 from audit_engine.store.models import Flag, Run
 from rules.check import _read, check_group, ordered, run_check
 from rules.frames import build_frames

@@ -24,8 +24,6 @@ COLUMNS = ("person_key", "household_key", "ea_code", "line_no", "name", "id_numb
            "birth_month", "age", "ethnicity", "relationship", "registration_type", "registration_place",
            "enumerator_id")
 
-#: integer columns: the store gives int64, or float64 when a value is missing (pd.read_sql)
-INT_COLUMNS = ("line_no", "birth_year", "birth_month", "age", "death_year", "death_month")
 #: death columns the PES steps need
 DEATH_COLUMNS = ("household_key", "ea_code", "line_no", "name", "sex", "birth_year", "birth_month", "death_year",
                  "death_month")
@@ -49,27 +47,15 @@ def shape_persons(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def sql_dtypes(df: pd.DataFrame) -> pd.DataFrame:
-    """Integer columns as ``pd.read_sql`` infers them (int64, or float64 with a missing value):
-    a lake frame's nullable ``Int64`` made indistinguishable from the store's, down to how a
-    line number prints in a review item's evidence (``3``, not ``3.0`` or ``<NA>``)."""
-    for c in INT_COLUMNS:
-        if c in df and len(df):
-            col = pd.array(df[c], dtype="Int64")
-            df[c] = col.to_numpy(dtype="float64", na_value=float("nan")) if col.isna().any() else \
-                col.to_numpy(dtype="int64")
-    return df
-
-
 def _lake_rows(lake: str | os.PathLike, source: str, kind: str, columns: list[str],
                eas: Iterable[str] | None, prefixes: Iterable[str] | None, chunk: int) -> pd.DataFrame:
     """Rows of a lake table in the EAs ``eas`` / under ``prefixes`` / all of them; reads only
     ``columns`` and only the counties of the EAs or prefixes (partition pruning), ``chunk``
-    prefixes per scan (one filter expression per prefix)."""
-    from audit_engine.spark.lake import read_table
+    prefixes per scan (one filter expression per prefix); shaped as the store gives them."""
+    from audit_engine.spark.lake import read_table, store_shaped
 
     if eas is None and prefixes is None:
-        return read_table(lake, source, kind, columns_=columns)
+        return store_shaped(read_table(lake, source, kind, columns_=columns), kind, columns)
     want = sorted(set(eas if eas is not None else prefixes))
     frames = [read_table(lake, source, kind, prefixes=want[i:i + chunk], columns_=columns)
               for i in range(0, len(want), chunk)]
@@ -77,7 +63,7 @@ def _lake_rows(lake: str | os.PathLike, source: str, kind: str, columns: list[st
                                                                         for c in columns})
     if eas is not None:     # an EA code as a prefix could match a longer code: keep exact codes only
         df = df[df["ea_code"].isin(want)]
-    return df.reset_index(drop=True)
+    return store_shaped(df, kind, columns)
 
 
 def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = None,
@@ -89,7 +75,7 @@ def read_persons(engine: Engine, source: str, *, eas: Iterable[str] | None = Non
 
     ``lake``: read the source's persons from the lake instead of the store (same frame)."""
     if lake is not None:
-        df = sql_dtypes(_lake_rows(lake, source, "persons", list(COLUMNS), eas, prefixes, chunk))
+        df = _lake_rows(lake, source, "persons", list(COLUMNS), eas, prefixes, chunk)
         return shape_persons(df.sort_values("person_key", kind="stable"))
     cols = [getattr(Person, c) for c in COLUMNS]
     frames = []
@@ -120,7 +106,7 @@ def read_deaths(engine: Engine, source: str = "census", eas: Iterable[str] | Non
 
     ``lake``: read the source's deaths from the lake instead of the store (same frame)."""
     if lake is not None:
-        df = sql_dtypes(_lake_rows(lake, source, "deaths", list(DEATH_COLUMNS), eas, None, 500))
+        df = _lake_rows(lake, source, "deaths", list(DEATH_COLUMNS), eas, None, 500)
     else:
         stmt = select(*(getattr(Death, c) for c in DEATH_COLUMNS)).where(Death.source == source)
         if eas is not None:

@@ -9,6 +9,7 @@ are non-matches. Both are the model's own error estimates (:mod:`audit_engine.li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,20 +96,29 @@ def refine(result: LinkResult, left_keys: np.ndarray, right_keys: np.ndarray,
     return model, len(hit)
 
 
-def model_summary(result: LinkResult, b: Bands, hist_bins: int = 40) -> dict:
+#: bins of the match-weight histogram in a run record
+HIST_BINS = 40
+
+
+def weight_histogram(weights: np.ndarray, bins: int = HIST_BINS) -> dict:
+    """``np.histogram`` of the finite match weights, as the run record keeps it."""
+    w = weights[np.isfinite(weights)]
+    counts, edges = np.histogram(w, bins=bins) if len(w) else (np.zeros(0), np.zeros(1))
+    return {"edges": [float(x) for x in edges], "counts": [int(x) for x in counts]}
+
+
+def summarise_model(model: Model, labels: Sequence[Sequence[str]], upper: Threshold, lower: Threshold, *,
+                    blocking: list[dict], candidates: int, histogram: dict, seconds: dict[str, float]) -> dict:
     """The model as the run record keeps it (and the linkage report charts): per comparison
     and level m, u and the weight; λ; both thresholds with their estimated error rates;
-    blocking counts per rule; a histogram of the candidate pairs' match weights; seconds."""
-    m = b.model
-    lw = level_weights(m)
+    blocking counts per rule; the candidate pairs' match-weight histogram; seconds. From its
+    parts, so that a backend whose pairs never sit in one process (Spark) records the same."""
+    lw = level_weights(model)
     comps = []
-    for k, name in enumerate(m.names):
-        labels = result.comparisons.labels[k]
+    for k, name in enumerate(model.names):
         comps.append({"name": name, "levels": [
-            {"level": i, "label": labels[i], "m": float(m.m[k][i]), "u": float(m.u[k][i]), "weight": float(lw[k][i])}
-            for i in range(len(labels))]})
-    w = b.weights[np.isfinite(b.weights)]
-    counts, edges = np.histogram(w, bins=hist_bins) if len(w) else (np.zeros(0), np.zeros(1))
+            {"level": i, "label": labels[k][i], "m": float(model.m[k][i]), "u": float(model.u[k][i]),
+             "weight": float(lw[k][i])} for i in range(len(labels[k]))]})
 
     def thr(t: Threshold) -> dict:
         return {"posterior_min": t.posterior_min, "weight_min": t.weight_min, "accepted": t.n_accepted,
@@ -116,12 +126,18 @@ def model_summary(result: LinkResult, b: Bands, hist_bins: int = 40) -> dict:
                 "target_fnmr": t.target_fnmr, "targets_met": t.targets_met}
 
     return {
-        "prior": m.prior, "em_iterations": m.iterations, "em_converged": m.converged, "comparisons": comps,
-        "upper": thr(b.upper), "lower": thr(b.lower),
-        "blocking": result.candidates.counts.to_dict("records"), "candidates": len(result.candidates),
-        "weight_histogram": {"edges": [float(x) for x in edges], "counts": [int(x) for x in counts]},
-        "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+        "prior": model.prior, "em_iterations": model.iterations, "em_converged": model.converged,
+        "comparisons": comps, "upper": thr(upper), "lower": thr(lower), "blocking": blocking,
+        "candidates": candidates, "weight_histogram": histogram,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
+
+
+def model_summary(result: LinkResult, b: Bands, hist_bins: int = HIST_BINS) -> dict:
+    """:func:`summarise_model` of a local run: its candidates, comparisons and timings."""
+    return summarise_model(b.model, result.comparisons.labels, b.upper, b.lower,
+                           blocking=result.candidates.counts.to_dict("records"), candidates=len(result.candidates),
+                           histogram=weight_histogram(b.weights, hist_bins), seconds=result.seconds)
 
 
 def levels_json(result: LinkResult, positions: np.ndarray) -> list[str]:

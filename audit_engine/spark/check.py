@@ -9,7 +9,7 @@ frames, ``confront``, the localiser, the flag rows. The worker rebuilds the ``du
 from its own rows' marks, so no national set of ID numbers ever sits on the driver.
 
 The frames a worker builds must equal the local ones, so the lake's rows are first put in the
-shape ``pandas.read_sql`` gives the local backend (:func:`store_shaped`). Flags go to Parquet in
+shape ``pandas.read_sql`` gives the local backend (:func:`audit_engine.spark.lake.store_shaped`). Flags go to Parquet in
 the run's folder of the lake and, unless told not to, into the store's ``flags`` table, from
 that Parquet, so the two never differ. The run and its ledger entry are the local ones plus
 ``engine: spark`` and the lake's fingerprint.
@@ -28,7 +28,15 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from sqlalchemy import Engine, insert
 
-from audit_engine.spark.lake import arrow_schema, columns, fingerprint, run_dir, spark_table, table_path
+from audit_engine.spark.lake import (
+    arrow_schema,
+    columns,
+    fingerprint,
+    run_dir,
+    spark_table,
+    store_shaped,
+    table_path,
+)
 from audit_engine.store.models import Flag
 from audit_engine.store.runs import finish_run, start_run
 from rules.check import (
@@ -44,7 +52,7 @@ from rules.check import (
 )
 from rules.ruleset import RuleSet
 
-__all__ = ["FLAG_COLUMNS", "run_check_spark", "store_shaped"]
+__all__ = ["FLAG_COLUMNS", "run_check_spark"]
 
 KIND = "__kind"            # which table a row of the union came from
 GROUP = "__group"          # the EA group a row goes to
@@ -60,27 +68,6 @@ OUT_SCHEMA = ", ".join(["row string", *(f"`{c}` string" for c in _TEXT_OUT), *(f
 
 
 # ------------------------------------------------------------------------------- in the worker
-def store_shaped(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Rows of a lake table in the exact shape ``pandas.read_sql`` gives them from the store:
-    an integer column is int64 when it has no missing value, float64 (NaN) when it has some,
-    object (None) when all are missing; text is object with None. ``build_frames`` keys deaths
-    as ``household_key#line_no`` from the raw column, so "1" and "1.0" would be other records."""
-    out = {}
-    for f in arrow_schema(kind):
-        col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        missing = col.isna()
-        if pa.types.is_integer(f.type):
-            if missing.all():      # also when there are no rows at all
-                out[f.name] = pd.Series([None] * len(col), index=col.index, dtype=object)
-            elif missing.any():
-                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-            else:
-                out[f.name] = pd.to_numeric(col).astype("int64")
-        else:
-            out[f.name] = col.astype(object).where(~missing, None)
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-
-
 def _worker(ruleset: RuleSet, localiser: Localiser | None, run_id: int, source: str, dup_fields: list[str]):
     """The function each EA group runs through (closed over what cloudpickle ships to workers)."""
 

@@ -58,7 +58,7 @@ from audit_engine.pes.duplicates import (
     record_duplicates,
 )
 from audit_engine.pes.persons import COLUMNS, shape_persons
-from audit_engine.pes.scoring import Bands, model_summary
+from audit_engine.pes.scoring import HIST_BINS, summarise_model
 from audit_engine.spark.components import components
 from audit_engine.spark.lake import fingerprint, run_dir, spark_table
 from rules.check import data_hash
@@ -69,8 +69,6 @@ __all__ = ["run_link_duplicates_spark"]
 _RECORD = ("person_id", "ea_code", "registration_type")
 #: derived columns that are integers (everything else the steps read is text)
 _LONG = ("birth_year",)
-#: bins of the weight histogram in the run record (as :func:`model_summary`)
-_HIST_BINS = 40
 
 
 def _lev(k: int) -> str:
@@ -94,21 +92,11 @@ class _Plan:
 
     @property
     def compare_columns(self) -> tuple[str, ...]:
-        cols: list[str] = []
-        for s in self.specs:
-            for c in (*s.columns("left"), *s.columns("right")):
-                if c not in cols:
-                    cols.append(c)
-        return tuple(cols)
+        return tuple(dict.fromkeys(c for s in self.specs for c in (*s.columns("left"), *s.columns("right"))))
 
     @property
     def key_columns(self) -> tuple[str, ...]:
-        cols: list[str] = []
-        for r in self.rules:
-            for c in r.on:
-                if c not in cols:
-                    cols.append(c)
-        return tuple(cols)
+        return tuple(dict.fromkeys(c for r in self.rules for c in r.on))
 
     @property
     def tf_specs(self) -> tuple[ComparisonSpec, ...]:
@@ -123,11 +111,7 @@ class _Plan:
         return tuple(s.n_levels for s in self.specs)
 
     def record_columns(self) -> tuple[str, ...]:
-        cols = list(_RECORD)
-        for c in (*self.compare_columns, *self.key_columns):
-            if c not in cols:
-                cols.append(c)
-        return tuple(cols)
+        return tuple(dict.fromkeys((*_RECORD, *self.compare_columns, *self.key_columns)))
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -316,33 +300,12 @@ def _weight_histogram(scored) -> dict:
     lo, hi = finite.agg(F.min("weight"), F.max("weight")).collect()[0]
     if lo is None:
         return {"edges": [0.0], "counts": []}
-    edges = np.histogram_bin_edges(np.array([lo, hi], dtype=float), bins=_HIST_BINS)
+    edges = np.histogram_bin_edges(np.array([lo, hi], dtype=float), bins=HIST_BINS)
     part = (scored.select("weight").mapInPandas(partial(_histogram, edges), "bin long, n long")
             .groupBy("bin").agg(F.sum("n").alias("n")).toPandas())
     counts = np.zeros(len(edges) - 1, dtype=np.int64)
     counts[part["bin"].to_numpy(dtype=np.int64)] = part["n"].to_numpy(dtype=np.int64)
     return {"edges": [float(x) for x in edges], "counts": [int(x) for x in counts]}
-
-
-@dataclass(frozen=True)
-class _Counted:
-    """Stands in for :class:`~audit_engine.linkage.blocking.Candidates` in :func:`model_summary`:
-    the per-rule counts and how many candidates there are (the pairs stay on the cluster)."""
-
-    counts: pd.DataFrame
-    n: int
-
-    def __len__(self) -> int:
-        return self.n
-
-
-@dataclass(frozen=True)
-class _Outline:
-    """Stands in for :class:`~audit_engine.linkage.pipeline.LinkResult` in :func:`model_summary`."""
-
-    candidates: _Counted
-    comparisons: ComparisonMatrix
-    seconds: dict
 
 
 def _find(spark, lake, settings: LinkSettings, run_id: int, say: Callable[[str], None],
@@ -415,15 +378,12 @@ def _find(spark, lake, settings: LinkSettings, run_id: int, say: Callable[[str],
         table, left, right, cl, decided = _decide(members, pairs, weights)
 
         levels = pairs[[_lev(k) for k in range(len(plan.specs))]].to_numpy(dtype=np.int8)
-        b = Bands(weights, pairs["posterior"].to_numpy(dtype=float), np.ones(len(pairs), dtype=bool),
-                  np.zeros(len(pairs), dtype=bool), upper, upper, model)
-        outline = _Outline(_Counted(counts, int(n_cand)),
-                           ComparisonMatrix(plan.names, tuple(s.labels for s in plan.specs),
-                                            np.empty((0, len(plan.specs)), dtype=np.int8), {}),
-                           clock.seconds)
-        summary = {**model_summary(outline, b), "weight_histogram": hist}
-        found = duplicate_links(table, left, right, weights, b.posteriors, pair_levels(plan.names, levels), cl,
-                                decided, persons=int(n), candidates=int(n_cand), model=summary)
+        summary = summarise_model(model, tuple(s.labels for s in plan.specs), upper, upper,
+                                  blocking=counts.to_dict("records"), candidates=int(n_cand), histogram=hist,
+                                  seconds=clock.seconds)
+        found = duplicate_links(table, left, right, weights, pairs["posterior"].to_numpy(dtype=float),
+                                pair_levels(plan.names, levels), cl, decided, persons=int(n),
+                                candidates=int(n_cand), model=summary)
         _write_parquet(found, lake, run_id, engine)
         return found
     finally:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, Integer, SmallInteger, select
@@ -33,7 +34,7 @@ from sqlalchemy import Engine, Integer, SmallInteger, select
 from audit_engine.store.models import Death, Household, Person
 
 __all__ = ["KINDS", "PARTITIONS", "arrow_schema", "dataset_of", "export_store", "fingerprint", "read_table", "run_dir",
-           "spark_table", "table_path", "write_table"]
+           "spark_table", "store_shaped", "table_path", "write_table"]
 
 #: lake table kinds and the store models whose columns they carry
 KINDS = {"persons": Person, "households": Household, "deaths": Death}
@@ -81,8 +82,6 @@ def run_dir(lake: str | os.PathLike, command: str, run_id: int, engine: Engine |
 
 def _with_partitions(table: pa.Table) -> pa.Table:
     ea = table.column("ea_code")
-    import pyarrow.compute as pc
-
     return (table.append_column("province", pc.utf8_slice_codeunits(ea, 0, 2))
             .append_column("county", pc.utf8_slice_codeunits(ea, 0, 6)))
 
@@ -111,8 +110,8 @@ def write_table(frame: pd.DataFrame | pa.Table, lake: str | os.PathLike, source:
     file); ``overwrite`` replaces the whole table first.
     """
     path = table_path(lake, source, kind)
-    table = frame if isinstance(frame, pa.Table) else to_arrow(frame, kind)
-    table = _with_partitions(table.cast(arrow_schema(kind)) if isinstance(frame, pa.Table) else table)
+    table = frame.cast(arrow_schema(kind)) if isinstance(frame, pa.Table) else to_arrow(frame, kind)
+    table = _with_partitions(table)
     ds.write_dataset(table, path, format="parquet", partitioning=list(PARTITIONS), partitioning_flavor="hive",
                      basename_template=basename,
                      existing_data_behavior="delete_matching" if overwrite else "overwrite_or_ignore")
@@ -138,8 +137,6 @@ def read_table(lake: str | os.PathLike, source: str, kind: str, *, prefixes: Ite
     dataset = dataset_of(path)
     flt = None
     if prefixes is not None:
-        import pyarrow.compute as pc
-
         pre = sorted(set(prefixes))
         if not pre:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -152,6 +149,30 @@ def read_table(lake: str | os.PathLike, source: str, kind: str, *, prefixes: Ite
         flt = starts if flt is None else flt & starts
     table = dataset.to_table(columns=cols, filter=flt)
     return table.to_pandas(types_mapper={pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}.get)
+
+
+def store_shaped(frame: pd.DataFrame, kind: str, columns_: list[str] | None = None) -> pd.DataFrame:
+    """Rows of a lake table of ``kind`` in the exact shape ``pandas.read_sql`` gives them from
+    the store, in the order of ``columns_`` (default all the table's columns; absent ones are
+    all missing): an integer column is int64 when it has no missing value, float64 (NaN) when
+    it has some, object (None) when all are missing; text is object with None. Whatever reads
+    the lake instead of the store then builds the same frames — down to how a line number
+    prints (``3``, not ``3.0``) and how ``build_frames`` keys deaths (``household#line``)."""
+    types = {f.name: f.type for f in arrow_schema(kind)}
+    out = {}
+    for name in columns_ or list(types):
+        col = frame[name] if name in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        missing = col.isna()
+        if pa.types.is_integer(types[name]):
+            if missing.all():      # also when there are no rows at all
+                out[name] = pd.Series([None] * len(col), index=col.index, dtype=object)
+            elif missing.any():
+                out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+            else:
+                out[name] = pd.to_numeric(col).astype("int64")
+        else:
+            out[name] = col.astype(object).where(~missing, None)
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
 
 
 def spark_table(spark, lake: str | os.PathLike, source: str, kind: str):

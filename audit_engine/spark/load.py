@@ -279,12 +279,7 @@ def _stage_file(task: _Task) -> dict:
     rejects_path = None
     if rejects:
         rejects_path = str(folder / "rejects.parquet")
-        pq.write_table(pa.table({
-            "line": pa.array([r.line for r in rejects], pa.int64()),
-            "field": pa.array([r.field for r in rejects], pa.string()),
-            "reason": pa.array([r.reason for r in rejects], pa.string()),
-            "detail": pa.array([r.detail for r in rejects], pa.string()),
-            "raw": pa.array([r.raw for r in rejects], pa.string())}), rejects_path)
+        pq.write_table(_rejects_table(rejects), rejects_path)
     return {"load_file_id": task.load_file_id, "rows_read": rows_read, "valid": valid,
             "rows": str(folder / "rows"), "rejects": rejects_path}
 
@@ -410,16 +405,22 @@ def _move_rows(written: Path, table: Path) -> None:
         os.replace(part, target / f"lf-{lf.name.split('=', 1)[1]}-{part.name}")
 
 
-def _quarantine_table(f: _File) -> pa.Table:
-    rejects = f.rejects or []
+def _rejects_table(rejects: list[Reject]) -> pa.Table:
+    """Rejects as Parquet columns: line, field, reason, detail, raw (read back by :func:`_read_rejects`)."""
     return pa.table({
-        "file_name": pa.array([f.info.name] * len(rejects), pa.string()),
-        "sha256": pa.array([f.sha256] * len(rejects), pa.string()),
         "line": pa.array([r.line for r in rejects], pa.int64()),
         "field": pa.array([r.field for r in rejects], pa.string()),
         "reason": pa.array([r.reason for r in rejects], pa.string()),
         "detail": pa.array([r.detail for r in rejects], pa.string()),
         "raw": pa.array([r.raw for r in rejects], pa.string())})
+
+
+def _quarantine_table(f: _File) -> pa.Table:
+    """A file's rejects in the lake's quarantine (:data:`QUARANTINE_COLUMNS`)."""
+    rejects = f.rejects or []
+    t = _rejects_table(rejects)
+    t = t.add_column(0, "sha256", pa.array([f.sha256] * len(rejects), pa.string()))
+    return t.add_column(0, "file_name", pa.array([f.info.name] * len(rejects), pa.string()))
 
 
 def _count(rejects: list[Reject] | None, reason: str) -> int:
